@@ -1,0 +1,89 @@
+"""Domain errors. Each class carries its exit code; the CLI turns them into one line on stderr.
+
+Exit codes: 1 = refused (gate, policy, permission, conflict, external system refused);
+2 = bad usage or bad input.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+class MlgovError(Exception):
+    """Base of every expected error."""
+
+    exit_code: int = 1
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message if not self.hint else f"{self.message} ({self.hint})"
+
+
+class BadInput(MlgovError):
+    """The request itself is wrong: unknown names, malformed values, unreadable files."""
+
+    exit_code = 2
+
+
+class NotFound(BadInput):
+    """A model, version, user or file that does not exist."""
+
+
+class NotInitialized(BadInput):
+    """The governance store is missing or its schema is older than this code."""
+
+
+class PolicyError(BadInput):
+    """A policy file that cannot be used; the message names the file, key and reason."""
+
+
+class Refused(MlgovError):
+    """A well-formed request that governance refuses."""
+
+    exit_code = 1
+
+
+class PermissionDenied(Refused):
+    """The acting user lacks the role for this action."""
+
+
+class UnknownUser(PermissionDenied):
+    """The acting user is not registered in the governance database."""
+
+
+class IllegalTransition(Refused):
+    """A stage move the lifecycle does not allow (e.g. anything out of retire)."""
+
+
+class Conflict(Refused):
+    """The request collides with current state (duplicate decision, concurrent change)."""
+
+
+class ExternalError(Refused):
+    """An outside system (MLflow, BentoML, a server) failed or refused; nothing was recorded."""
+
+
+@dataclass(frozen=True)
+class Unmet:
+    """One condition of a gate that is not met, named by the check that found it."""
+
+    check: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"[{self.check}] {self.message}"
+
+
+class GateRefused(Refused):
+    """A gate refused a move; carries every unmet condition, not only the first."""
+
+    def __init__(self, target: str, unmet: Sequence[Unmet]) -> None:
+        self.target = target
+        self.unmet = tuple(unmet)
+        lines = "; ".join(str(u) for u in self.unmet)
+        super().__init__(f"gate '{target}' refused: {len(self.unmet)} unmet condition(s): {lines}")

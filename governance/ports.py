@@ -1,0 +1,104 @@
+"""Small interfaces the core needs from the outside world; adapters implement them.
+
+mlgov.registry implements ModelRegistry over MLflow, mlgov.deploy implements Deployer over
+BentoML, mlgov.monitoring implements DriftChecker over Evidently (and the fast engine).
+The core never imports those packages; tests may pass fakes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from mlgov.governance.drift import DriftResult, DriftSpec
+
+
+@dataclass(frozen=True)
+class RegisteredVersion:
+    """What the registry knows of a version at registration: lineage and fingerprint."""
+
+    model: str
+    version: str  # MLflow's version number, as text ("1", "2", ...)
+    source_uri: str  # the logged model's URI (models:/m-<id>)
+    run_id: str | None
+    experiment_id: str | None
+    datasets: tuple[dict[str, Any], ...] = ()  # MLflow dataset inputs: name, digest, source...
+    git_commit: str | None = None
+    signature: dict[str, Any] | None = None  # {"inputs": [{"name":..,"type":..}], "outputs": ...}
+    flavors: tuple[str, ...] = ()
+    fingerprint: Mapping[str, str] = field(default_factory=dict)  # artifact path -> sha256
+    metrics: Mapping[str, float] = field(default_factory=dict)  # the run's metrics
+    created: bool = True  # False when an existing MLflow version was adopted
+
+
+@dataclass(frozen=True)
+class RegistryVersionState:
+    """A version as MLflow shows it now (for reconcile)."""
+
+    version: str
+    tags: Mapping[str, str]
+    source_uri: str
+
+
+@dataclass(frozen=True)
+class RegistryModelState:
+    model: str
+    exists: bool
+    versions: Mapping[str, RegistryVersionState]  # version -> state
+    aliases: Mapping[str, str]  # alias -> version
+
+
+class ModelRegistry(Protocol):
+    def register(
+        self,
+        model: str,
+        *,
+        run_id: str | None = None,
+        model_uri: str | None = None,
+        artifact_path: str | None = None,
+    ) -> RegisteredVersion: ...
+
+    def discard(self, model: str, version: str) -> None:
+        """Delete a version this mlgov created, when governance could not record it."""
+
+    def run_metrics(self, run_id: str) -> dict[str, float]: ...
+
+    def fingerprint(self, model: str, version: str) -> dict[str, str]:
+        """Re-hash the version's artifact files now (path -> sha256)."""
+
+    def mirror(
+        self,
+        model: str,
+        version: str,
+        *,
+        tags: Mapping[str, str],
+        set_aliases: Sequence[str] = (),
+        remove_aliases: Sequence[str] = (),
+    ) -> None: ...
+
+    def log_card(self, model: str, version: str, card: Mapping[str, str]) -> None: ...
+
+    def log_reference(self, model: str, version: str, path: Path) -> None: ...
+
+    def state(self, model: str) -> RegistryModelState: ...
+
+    def list_models(self) -> list[str]: ...
+
+
+class DriftChecker(Protocol):
+    def check(
+        self,
+        reference: Path,
+        current: Path,
+        spec: DriftSpec,
+        *,
+        html_out: Path | None = None,
+        json_out: Path | None = None,
+    ) -> DriftResult: ...
+
+
+class Notifier(Protocol):
+    def notify(self, event: str, payload: Mapping[str, Any]) -> None:
+        """Best effort: must never raise into the caller's decision."""
