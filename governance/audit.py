@@ -1,0 +1,185 @@
+"""The audit chain: append-only events, each hashing its predecessor.
+
+Events are written only through `append_event`, inside the caller's transaction, so a state
+change and its event commit together or not at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from mlgov.governance.clock import isoformat
+from mlgov.governance.tables import AuditEvent, AuditHead
+
+GENESIS = "0" * 64
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        items = [_jsonable(v) for v in value]
+        return sorted(items, key=repr) if isinstance(value, set | frozenset) else items
+    if isinstance(value, datetime):
+        return isoformat(value)
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)
+
+
+def canonical(
+    *,
+    seq: int,
+    occurred_at: datetime,
+    actor: str,
+    action: str,
+    subject: str,
+    payload: Mapping[str, Any],
+    prev_hash: str,
+) -> bytes:
+    """The bytes an event's hash is taken over: sorted-key compact JSON, UTF-8."""
+    doc = {
+        "seq": seq,
+        "time": isoformat(occurred_at),
+        "actor": actor,
+        "action": action,
+        "subject": subject,
+        "payload": payload,
+        "prev": prev_hash,
+    }
+    return json.dumps(
+        doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    ).encode("utf-8")
+
+
+def event_hash(event: AuditEvent) -> str:
+    return hashlib.sha256(
+        canonical(
+            seq=event.seq,
+            occurred_at=event.occurred_at,
+            actor=event.actor,
+            action=event.action,
+            subject=event.subject,
+            payload=event.payload,
+            prev_hash=event.prev_hash,
+        )
+    ).hexdigest()
+
+
+def append_event(
+    session: Session,
+    *,
+    actor: str,
+    action: str,
+    subject: str,
+    payload: Mapping[str, Any] | None = None,
+    at: datetime,
+) -> AuditEvent:
+    """Append one event in the caller's transaction. The head row is the lock."""
+    head = session.execute(
+        select(AuditHead).where(AuditHead.id == 1).with_for_update()
+    ).scalar_one()
+    event = AuditEvent(
+        seq=head.seq + 1,
+        occurred_at=at,
+        actor=actor,
+        action=action,
+        subject=subject,
+        payload=_jsonable(payload or {}),
+        prev_hash=head.hash,
+        hash="",
+    )
+    event.hash = event_hash(event)
+    session.add(event)
+    head.seq, head.hash = event.seq, event.hash
+    session.flush()
+    return event
+
+
+def event_dict(event: AuditEvent) -> dict[str, Any]:
+    return {
+        "seq": event.seq,
+        "time": isoformat(event.occurred_at),
+        "actor": event.actor,
+        "action": event.action,
+        "subject": event.subject,
+        "payload": event.payload,
+        "prev_hash": event.prev_hash,
+        "hash": event.hash,
+    }
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    ok: bool
+    events: int
+    head_seq: int
+    head_hash: str
+    first_bad_seq: int | None = None
+    problem: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "events": self.events,
+            "head_seq": self.head_seq,
+            "head_hash": self.head_hash,
+            "first_bad_seq": self.first_bad_seq,
+            "problem": self.problem,
+        }
+
+
+def iter_events(session: Session) -> Iterator[AuditEvent]:
+    stmt = select(AuditEvent).order_by(AuditEvent.seq).execution_options(yield_per=1000)
+    yield from session.scalars(stmt)
+
+
+def verify_chain(session: Session, *, expected_head: str | None = None) -> ChainReport:
+    """Recompute the chain; report the first broken link by sequence number."""
+    prev, expected_seq, count = GENESIS, 1, 0
+    seen_expected = expected_head is None or expected_head == GENESIS
+
+    def broken(seq: int, problem: str) -> ChainReport:
+        return ChainReport(False, count, expected_seq - 1, prev, seq, problem)
+
+    for event in iter_events(session):
+        if event.seq != expected_seq:
+            return broken(
+                expected_seq, f"event seq {expected_seq} is missing (next is {event.seq})"
+            )
+        if event.prev_hash != prev:
+            return broken(event.seq, "its prev_hash does not match the previous event's hash")
+        if event_hash(event) != event.hash:
+            return broken(event.seq, "its content does not match its hash (modified)")
+        prev, expected_seq, count = event.hash, expected_seq + 1, count + 1
+        seen_expected = seen_expected or event.hash == expected_head
+    head = session.get(AuditHead, 1)
+    if head is not None and (head.seq, head.hash) != (count, prev):
+        return ChainReport(
+            False,
+            count,
+            count,
+            prev,
+            count + 1,
+            f"the head record says seq {head.seq} but the chain ends at seq {count}: "
+            "events after it were deleted, or the head record was altered",
+        )
+    if not seen_expected:
+        return ChainReport(
+            False,
+            count,
+            count,
+            prev,
+            count + 1,
+            f"the expected head {expected_head} is not on the chain: "
+            "the chain was truncated or rewritten",
+        )
+    return ChainReport(True, count, count, prev)

@@ -1,0 +1,579 @@
+"""The governance service: the one API the CLI (and later a REST API) calls.
+
+Every method takes the acting user's name, checks the permission matrix, and does its state
+change and its audit event in one transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from mlgov.governance import audit
+from mlgov.governance.clock import Clock, SystemClock
+from mlgov.governance.errors import (
+    BadInput,
+    Conflict,
+    GateRefused,
+    NotFound,
+    PermissionDenied,
+    UnknownUser,
+)
+from mlgov.governance.faults import fault_point
+from mlgov.governance.gates import Gates, MoveContext
+from mlgov.governance.lifecycle import (
+    SERVING_STAGES,
+    Health,
+    RiskTier,
+    Stage,
+    check_move,
+    parse_stage,
+    parse_tier,
+)
+from mlgov.governance.policy import DEFAULT_POLICY, Policy
+from mlgov.governance.ports import ModelRegistry, Notifier, RegisteredVersion
+from mlgov.governance.roles import Action, Role, roles_for, validate_user_name
+from mlgov.governance.store import Store
+from mlgov.governance.tables import (
+    AuditEvent,
+    Model,
+    ModelVersion,
+    StageChange,
+    User,
+    UserRole,
+)
+from mlgov.governance.views import stage_change_view, user_view, version_detail, version_view
+
+_PROMOTE_ACTION = {
+    Stage.TRAIN: Action.PROMOTE_TRAIN,
+    Stage.DEPLOY: Action.DEPLOY,
+    Stage.EVALUATE: Action.OPERATE,
+    Stage.RETIRE: Action.RETIRE,
+}
+
+
+def fingerprint_digest(files: Mapping[str, str]) -> str:
+    """One SHA-256 for a set of artifact files (path -> sha256), independent of order."""
+    lines = "".join(f"{path}\0{sha}\n" for path, sha in sorted(files.items()))
+    return hashlib.sha256(lines.encode()).hexdigest()
+
+
+def version_subject(model: str, version: str) -> str:
+    return f"model:{model}/{version}"
+
+
+class Governance:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        policy: Policy = DEFAULT_POLICY,
+        clock: Clock | None = None,
+        gates: Gates | None = None,
+        registry: ModelRegistry | None = None,
+        notifier: Notifier | None = None,
+        ports: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.store = store
+        self.policy = policy
+        self.clock = clock or SystemClock()
+        self.gates = gates or Gates()
+        self.registry = registry
+        self.notifier = notifier
+        self.ports: dict[str, Any] = dict(ports or {})
+        if registry is not None:
+            self.ports.setdefault("registry", registry)
+        # Other packages add sections to `models show` (card, evidence, approvals, deployment).
+        self.show_sections: dict[str, Callable[[Session, ModelVersion], Any]] = {}
+
+    # --- helpers --------------------------------------------------------------------------
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    def audit(
+        self, session: Session, actor: str, action: str, subject: str, payload: Mapping | None
+    ) -> AuditEvent:
+        return audit.append_event(
+            session, actor=actor, action=action, subject=subject, payload=payload, at=self.now()
+        )
+
+    def user(self, session: Session, name: str) -> User:
+        validate_user_name(name)
+        user = session.scalar(select(User).where(User.name == name))
+        if user is None or not user.active:
+            state = "was removed" if user is not None else "is not a registered user"
+            raise UnknownUser(
+                f"'{name}' {state}",
+                hint="ask an admin to run `mlgov users add "
+                f"{name} --role ROLE`, or act as another user with --user",
+            )
+        return user
+
+    def authorize(self, session: Session, actor: str, action: Action) -> User:
+        user = self.user(session, actor)
+        allowed = roles_for(action)
+        if not allowed.intersection(Role(r) for r in user.role_names):
+            need = " or ".join(sorted(r.value for r in allowed))
+            raise PermissionDenied(
+                f"'{actor}' may not {action.value.replace('_', ' ')}: it needs role {need} "
+                f"(has {', '.join(user.role_names) or 'none'})"
+            )
+        return user
+
+    def version(
+        self, session: Session, model: str, version: str | int, *, lock: bool = False
+    ) -> ModelVersion:
+        stmt = (
+            select(ModelVersion)
+            .join(Model)
+            .where(Model.name == model, ModelVersion.version == str(version))
+        )
+        if lock:
+            stmt = stmt.with_for_update()
+        found = session.scalar(stmt)
+        if found is None:
+            if session.scalar(select(Model.id).where(Model.name == model)) is None:
+                raise NotFound(f"unknown model '{model}'", hint="see `mlgov models list`")
+            raise NotFound(
+                f"model '{model}' has no version '{version}'",
+                hint=f"see `mlgov models show {model}`",
+            )
+        return found
+
+    def touch(self, version: ModelVersion) -> None:
+        version.last_activity_at = self.now()
+
+    def notify(self, event: str, payload: Mapping[str, Any]) -> None:
+        if self.notifier is not None:
+            self.notifier.notify(event, payload)
+
+    # --- setup and users -----------------------------------------------------------------
+
+    def init(self, actor: str) -> dict[str, Any]:
+        validate_user_name(actor)
+        before = self.store.upgrade()
+        created_admin = False
+        with self.store.transaction() as s:
+            if s.scalar(select(func.count()).select_from(User)) == 0:
+                self._add_user(s, actor, actor, [Role.ADMIN])
+                created_admin = True
+            self.audit(
+                s,
+                actor,
+                "store.init",
+                "system",
+                {"schema_before": before, "created_admin": actor if created_admin else None},
+            )
+        return {
+            "database": self.store.display_url,
+            "schema_before": before,
+            "schema_now": self.store.revision(),
+            "admin_created": actor if created_admin else None,
+        }
+
+    def _add_user(self, s: Session, actor: str, name: str, roles: Iterable[Role]) -> User:
+        user = User(name=name, created_at=self.now(), created_by=actor)
+        user.roles = [UserRole(role=r.value) for r in sorted(set(roles))]
+        s.add(user)
+        s.flush()
+        self.audit(s, actor, "user.add", f"user:{name}", {"roles": user.role_names})
+        return user
+
+    def add_user(self, actor: str, name: str, roles: Iterable[Role]) -> dict[str, Any]:
+        validate_user_name(name)
+        roles = set(roles)
+        if not roles:
+            raise BadInput("give at least one --role")
+        with self.store.transaction() as s:
+            self.authorize(s, actor, Action.MANAGE_USERS)
+            user = s.scalar(select(User).where(User.name == name))
+            if user is None:
+                user = self._add_user(s, actor, name, roles)
+            elif not user.active:
+                user.removed_at = user.removed_by = None
+                user.roles = [UserRole(role=r.value) for r in sorted(roles)]
+                self.audit(s, actor, "user.restore", f"user:{name}", {"roles": user.role_names})
+            else:
+                new = sorted(r.value for r in roles if r.value not in user.role_names)
+                if not new:
+                    raise Conflict(
+                        f"user '{name}' already has role(s) {', '.join(user.role_names)}"
+                    )
+                user.roles.extend(UserRole(role=r) for r in new)
+                self.audit(s, actor, "user.grant", f"user:{name}", {"added_roles": new})
+            s.flush()
+            return user_view(user)
+
+    def remove_user(self, actor: str, name: str) -> dict[str, Any]:
+        validate_user_name(name)
+        with self.store.transaction() as s:
+            self.authorize(s, actor, Action.MANAGE_USERS)
+            user = self.user(s, name)
+            if Role.ADMIN.value in user.role_names:
+                admins = s.scalar(
+                    select(func.count())
+                    .select_from(User)
+                    .join(UserRole)
+                    .where(UserRole.role == Role.ADMIN.value, User.removed_at.is_(None))
+                )
+                if admins == 1:
+                    raise Conflict(f"'{name}' is the last admin: add another admin first")
+            user.removed_at, user.removed_by = self.now(), actor
+            self.audit(s, actor, "user.remove", f"user:{name}", {"roles": user.role_names})
+            return user_view(user)
+
+    def list_users(self, actor: str, *, include_removed: bool = False) -> list[dict[str, Any]]:
+        with self.store.read() as s:
+            self.authorize(s, actor, Action.READ)
+            stmt = select(User).order_by(User.name)
+            if not include_removed:
+                stmt = stmt.where(User.removed_at.is_(None))
+            return [user_view(u) for u in s.scalars(stmt)]
+
+    def whoami(self, actor: str) -> dict[str, Any]:
+        with self.store.read() as s:
+            return user_view(self.user(s, actor))
+
+    # --- registration -------------------------------------------------------------------
+
+    def register(
+        self,
+        actor: str,
+        model: str,
+        *,
+        risk_tier: str,
+        purpose: str,
+        owner: str | None = None,
+        run_id: str | None = None,
+        model_uri: str | None = None,
+        artifact_path: str | None = None,
+    ) -> dict[str, Any]:
+        """Create (or adopt) the MLflow version, then the governed version in `develop`."""
+        tier = parse_tier(risk_tier)
+        if not purpose or not purpose.strip():
+            raise BadInput("--purpose must say what the model is for")
+        if (run_id is None) == (model_uri is None):
+            raise BadInput("give exactly one of --run-id or --model-uri")
+        if self.registry is None:
+            raise BadInput("no model registry is configured")
+        owner = owner or actor
+        with self.store.read() as s:
+            self.authorize(s, actor, Action.REGISTER)
+            if owner != actor:
+                self.user(s, owner)
+        reg = self.registry.register(
+            model, run_id=run_id, model_uri=model_uri, artifact_path=artifact_path
+        )
+        try:
+            return self.record_registration(
+                actor, reg, risk_tier=tier, purpose=purpose, owner=owner
+            )
+        except BaseException:
+            if reg.created:
+                self.registry.discard(reg.model, reg.version)
+            raise
+
+    def record_registration(
+        self,
+        actor: str,
+        reg: RegisteredVersion,
+        *,
+        risk_tier: RiskTier | str,
+        purpose: str,
+        owner: str,
+    ) -> dict[str, Any]:
+        tier = parse_tier(str(risk_tier))
+        now = self.now()
+        with self.store.transaction() as s:
+            self.authorize(s, actor, Action.REGISTER)
+            self.user(s, owner)
+            model = s.scalar(select(Model).where(Model.name == reg.model))
+            if model is None:
+                model = Model(name=reg.model, created_at=now)
+                s.add(model)
+                s.flush()
+            elif s.scalar(
+                select(ModelVersion.id).where(
+                    ModelVersion.model_id == model.id, ModelVersion.version == reg.version
+                )
+            ):
+                raise Conflict(f"{reg.model}/{reg.version} is already governed")
+            lineage = {
+                "run_id": reg.run_id,
+                "experiment_id": reg.experiment_id,
+                "source_uri": reg.source_uri,
+                "datasets": list(reg.datasets),
+                "git_commit": reg.git_commit,
+                "signature": reg.signature,
+                "flavors": list(reg.flavors),
+                "metrics": dict(reg.metrics),
+                "adopted": not reg.created,
+            }
+            v = ModelVersion(
+                model=model,
+                version=reg.version,
+                owner=owner,
+                registered_by=actor,
+                purpose=purpose.strip(),
+                risk_tier=tier.value,
+                stage=Stage.DEVELOP.value,
+                health=Health.OK.value,
+                review_required=False,
+                created_at=now,
+                stage_changed_at=now,
+                last_activity_at=now,
+                source_uri=reg.source_uri,
+                run_id=reg.run_id,
+                experiment_id=reg.experiment_id,
+                lineage=lineage,
+                fingerprint=dict(reg.fingerprint),
+                fingerprint_digest=fingerprint_digest(reg.fingerprint),
+            )
+            s.add(v)
+            s.flush()
+            event = self.audit(
+                s,
+                actor,
+                "version.register",
+                version_subject(reg.model, reg.version),
+                {
+                    "risk_tier": tier.value,
+                    "owner": owner,
+                    "purpose": v.purpose,
+                    "source_uri": reg.source_uri,
+                    "run_id": reg.run_id,
+                    "fingerprint_digest": v.fingerprint_digest,
+                    "adopted": not reg.created,
+                },
+            )
+            s.add(
+                StageChange(
+                    version_id=v.id,
+                    from_stage=None,
+                    to_stage=Stage.DEVELOP.value,
+                    actor=actor,
+                    reason="registered",
+                    at=now,
+                    audit_seq=event.seq,
+                )
+            )
+            ctx = MoveContext(
+                session=s,
+                version=v,
+                current=Stage.DEVELOP,
+                target=Stage.DEVELOP,
+                actor=actor,
+                policy=self.policy,
+                now=now,
+                ports=self.ports,
+            )
+            self.gates.run_effects(ctx)
+            return version_detail(v)
+
+    # --- moves --------------------------------------------------------------------------
+
+    def _authorize_move(self, s: Session, actor: str, v: ModelVersion, target: Stage) -> None:
+        action = _PROMOTE_ACTION.get(target)
+        if action is None:
+            raise BadInput(f"'{target}' is entered by registration, not by a move")
+        if target is not Stage.RETIRE:
+            self.authorize(s, actor, action)
+            return
+        user = self.user(s, actor)
+        if set(user.role_names) & {r.value for r in roles_for(Action.RETIRE)}:
+            return
+        if actor == v.owner and Stage(v.stage) not in SERVING_STAGES:
+            return
+        raise PermissionDenied(
+            f"'{actor}' may not retire {v.label}: it needs role admin or risk_officer "
+            "(the owner may retire a version that is not serving)"
+        )
+
+    def promote(
+        self,
+        actor: str,
+        model: str,
+        version: str,
+        to: str,
+        *,
+        reason: str | None = None,
+        options: Mapping[str, Any] | None = None,
+        before_commit: Callable[[MoveContext], None] | None = None,
+    ) -> dict[str, Any]:
+        """Move a version to `to`, if the lifecycle allows it and the gate passes."""
+        target = parse_stage(to)
+        if target is Stage.RETIRE and not (reason and reason.strip()):
+            raise BadInput("retiring needs --reason saying why")
+        with self.store.transaction() as s:
+            v = self.version(s, model, version, lock=True)
+            current = Stage(v.stage)
+            self._authorize_move(s, actor, v, target)
+            check_move(current, target)
+            ctx = MoveContext(
+                session=s,
+                version=v,
+                current=current,
+                target=target,
+                actor=actor,
+                policy=self.policy,
+                now=self.now(),
+                ports=self.ports,
+                reason=reason.strip() if reason else None,
+                options=dict(options or {}),
+            )
+            unmet = self.gates.unmet(ctx)
+            if unmet:
+                raise GateRefused(target.value, unmet)
+            self.gates.run_effects(ctx)
+            fault_point("after-side-effect")
+            v.stage = target.value
+            v.stage_changed_at = ctx.now
+            v.last_activity_at = ctx.now
+            payload = {"from": current.value, "to": target.value, "reason": ctx.reason}
+            payload.update(ctx.audit_payload)
+            event = self.audit(s, actor, "stage.change", version_subject(model, v.version), payload)
+            s.add(
+                StageChange(
+                    version_id=v.id,
+                    from_stage=current.value,
+                    to_stage=target.value,
+                    actor=actor,
+                    reason=ctx.reason,
+                    at=ctx.now,
+                    audit_seq=event.seq,
+                )
+            )
+            s.flush()
+            if before_commit is not None:
+                before_commit(ctx)
+            fault_point("before-commit")
+            result = version_view(v) | {"from": current.value, "audit_seq": event.seq}
+        fault_point("after-commit")
+        self.notify("stage.change", {"model": model, "version": str(version), **payload})
+        return result
+
+    def retire(
+        self, actor: str, model: str, version: str, *, reason: str, force: bool = False
+    ) -> dict[str, Any]:
+        return self.promote(
+            actor, model, version, Stage.RETIRE.value, reason=reason, options={"force": force}
+        )
+
+    def gate_preview(self, actor: str, model: str, version: str, to: str) -> list[dict[str, str]]:
+        """What the gate would say now, without moving (for `promote --check`)."""
+        target = parse_stage(to)
+        with self.store.read() as s:
+            self.authorize(s, actor, Action.READ)
+            v = self.version(s, model, version)
+            check_move(Stage(v.stage), target)
+            ctx = MoveContext(
+                session=s,
+                version=v,
+                current=Stage(v.stage),
+                target=target,
+                actor=actor,
+                policy=self.policy,
+                now=self.now(),
+                ports=self.ports,
+            )
+            return [{"check": u.check, "message": u.message} for u in self.gates.unmet(ctx)]
+
+    # --- reading ------------------------------------------------------------------------
+
+    def list_versions(
+        self,
+        actor: str,
+        *,
+        stage: str | None = None,
+        tier: str | None = None,
+        owner: str | None = None,
+    ) -> list[dict[str, Any]]:
+        stmt = select(ModelVersion).join(Model).order_by(Model.name, ModelVersion.id)
+        if stage:
+            stmt = stmt.where(ModelVersion.stage == parse_stage(stage).value)
+        if tier:
+            stmt = stmt.where(ModelVersion.risk_tier == parse_tier(tier).value)
+        if owner:
+            stmt = stmt.where(ModelVersion.owner == validate_user_name(owner))
+        with self.store.read() as s:
+            self.authorize(s, actor, Action.READ)
+            return [version_view(v) for v in s.scalars(stmt)]
+
+    def show(self, actor: str, model: str, version: str | None = None) -> dict[str, Any]:
+        with self.store.read() as s:
+            self.authorize(s, actor, Action.READ)
+            if version is None:
+                m = s.scalar(select(Model).where(Model.name == model))
+                if m is None:
+                    raise NotFound(f"unknown model '{model}'", hint="see `mlgov models list`")
+                versions = s.scalars(
+                    select(ModelVersion)
+                    .where(ModelVersion.model_id == m.id)
+                    .order_by(ModelVersion.id)
+                )
+                return {"model": m.name, "versions": [version_view(v) for v in versions]}
+            v = self.version(s, model, version)
+            detail = version_detail(v)
+            history = s.scalars(
+                select(StageChange).where(StageChange.version_id == v.id).order_by(StageChange.id)
+            )
+            detail["history"] = [stage_change_view(c) for c in history]
+            for name, fn in self.show_sections.items():
+                detail[name] = fn(s, v)
+            return detail
+
+    # --- audit ----------------------------------------------------------------------------
+
+    def audit_log(
+        self,
+        actor: str,
+        *,
+        model: str | None = None,
+        since: datetime | None = None,
+        action: str | None = None,
+    ) -> list[dict[str, Any]]:
+        stmt = select(AuditEvent).order_by(AuditEvent.seq)
+        if model:
+            prefix = f"model:{model}"
+            stmt = stmt.where(
+                or_(
+                    AuditEvent.subject == prefix,
+                    AuditEvent.subject.startswith(prefix + "/", autoescape=True),
+                )
+            )
+        if since:
+            stmt = stmt.where(AuditEvent.occurred_at >= since)
+        if action:
+            stmt = stmt.where(AuditEvent.action == action)
+        with self.store.read() as s:
+            self.authorize(s, actor, Action.READ)
+            return [audit.event_dict(e) for e in s.scalars(stmt)]
+
+    def audit_verify(self, actor: str, *, head: str | None = None) -> audit.ChainReport:
+        if head is not None and (len(head) != 64 or any(c not in "0123456789abcdef" for c in head)):
+            raise BadInput("--head must be a 64-character lowercase hex SHA-256")
+        with self.store.read() as s:
+            self.authorize(s, actor, Action.VERIFY_AUDIT)
+            return audit.verify_chain(s, expected_head=head)
+
+    def audit_export(self, actor: str, out: Path) -> dict[str, Any]:
+        if not out.parent.is_dir():
+            raise BadInput(f"cannot write {out}: directory {out.parent} does not exist")
+        with self.store.read() as s:
+            self.authorize(s, actor, Action.READ)
+            count, head = 0, audit.GENESIS
+            tmp = out.with_name(out.name + ".partial")
+            with tmp.open("w", encoding="utf-8") as fh:
+                for e in audit.iter_events(s):
+                    fh.write(json.dumps(audit.event_dict(e), sort_keys=True) + "\n")
+                    count, head = count + 1, e.hash
+            tmp.replace(out)
+        return {"file": str(out), "events": count, "head_hash": head}

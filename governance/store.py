@@ -1,0 +1,124 @@
+"""Engine, sessions and schema management for the governance database.
+
+Writers are serialized: on SQLite every write transaction starts with BEGIN IMMEDIATE (so two
+processes never both read the audit head and fork the chain); on PostgreSQL the audit append
+takes the head row with SELECT ... FOR UPDATE.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from mlgov.governance.errors import ExternalError, NotInitialized
+
+# The newest migration in governance/migrations/versions (a test keeps them in step).
+SCHEMA_HEAD = "0001"
+_READONLY = "mlgov_readonly"
+
+
+def _sqlite_setup(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=60000")
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        readonly = conn.get_execution_options().get(_READONLY, False)
+        conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
+
+
+class Store:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = create_engine(url, future=True)
+        if self.engine.dialect.name == "sqlite":
+            _sqlite_setup(self.engine)
+        self._writer = sessionmaker(self.engine, expire_on_commit=False)
+        self._reader = sessionmaker(
+            self.engine.execution_options(**{_READONLY: True}), expire_on_commit=False
+        )
+
+    @property
+    def display_url(self) -> str:
+        return self.engine.url.render_as_string(hide_password=True)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """One write transaction: commits when the block ends, rolls back on any exception."""
+        with self._writer() as session:
+            try:
+                with session.begin():
+                    yield session
+            except OperationalError as exc:
+                raise ExternalError(
+                    f"governance database {self.display_url} failed: {exc.orig}"
+                ) from exc
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        with self._reader() as session:
+            with session.begin():
+                yield session
+                session.rollback()
+
+    # --- schema ---------------------------------------------------------------------------
+
+    def revision(self) -> str | None:
+        try:
+            with self.engine.connect().execution_options(**{_READONLY: True}) as conn:
+                if not inspect(conn).has_table("alembic_version"):
+                    return None
+                return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        except OperationalError as exc:
+            raise ExternalError(
+                f"cannot open governance database {self.display_url}: {exc.orig}"
+            ) from exc
+
+    def check_current(self) -> None:
+        rev = self.revision()
+        if rev is None:
+            raise NotInitialized(
+                f"governance database {self.display_url} is not initialized",
+                hint="run `mlgov init` first",
+            )
+        if rev != SCHEMA_HEAD:
+            known = sorted(p.name.split("_")[0] for p in _versions_dir().glob("[0-9]*.py"))
+            if rev in known:
+                raise NotInitialized(
+                    f"governance database schema is at revision {rev}, this mlgov needs "
+                    f"{SCHEMA_HEAD}",
+                    hint="run `mlgov init` to upgrade it (data is kept)",
+                )
+            raise NotInitialized(
+                f"governance database schema revision {rev} is unknown to this mlgov "
+                "(written by a newer version?)"
+            )
+
+    def upgrade(self) -> str | None:
+        """Create or migrate the schema to the newest revision; returns the previous one."""
+        from alembic import command
+        from alembic.config import Config
+
+        before = self.revision()
+        cfg = Config()
+        cfg.set_main_option("script_location", str(_versions_dir().parent))
+        with self.engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+        return before
+
+
+def _versions_dir() -> Path:
+    return Path(__file__).resolve().parent / "migrations" / "versions"

@@ -1,0 +1,85 @@
+"""The `mlgov` command. Errors are turned into messages and exit codes here, once."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from typing import Any
+
+import click
+
+from mlgov.cli.context import CliState
+from mlgov.governance.errors import MlgovError
+
+VERSION = "0.1.0"
+
+
+class MlgovGroup(click.Group):
+    """The root group: the one catch site for domain and unexpected errors."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except MlgovError as exc:
+            click.echo(f"mlgov: error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+        except Exception as exc:  # noqa: BLE001 - the one place that catches everything
+            st = ctx.find_object(CliState)
+            if st is not None and st.debug:
+                traceback.print_exc()
+            click.echo(
+                f"mlgov: internal error: {type(exc).__name__}: {exc} "
+                "(rerun with --debug for details, and report it if it persists)",
+                err=True,
+            )
+            ctx.exit(1)
+
+
+@click.group(cls=MlgovGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--user",
+    metavar="NAME",
+    help="Act as this user (default: $MLGOV_USER, else the OS user).",
+)
+@click.option(
+    "--policy",
+    metavar="FILE",
+    help="Policy TOML file overriding the built-in default (default: $MLGOV_POLICY).",
+)
+@click.option(
+    "--home",
+    metavar="DIR",
+    help="Where mlgov keeps its data in embedded mode (default: $MLGOV_HOME, else ./.mlgov).",
+)
+@click.option("--debug", is_flag=True, help="Show tracebacks of internal errors.")
+@click.version_option(VERSION, "--version", prog_name="mlgov", help="Show the version and exit.")
+@click.pass_context
+def cli(ctx: click.Context, user: str | None, policy: str | None, home: str | None, debug: bool):
+    """mlgov: governance of the whole life of AI models.
+
+    Versions move develop -> train -> deploy -> evaluate -> retire; every move passes a gate and
+    is recorded in a hash-chained audit trail. Exit codes: 0 done, 1 refused (gate, policy,
+    permission), 2 bad usage or input.
+    """
+    ctx.obj = CliState(user=user, policy=policy, home=home, debug=debug)
+
+
+def _register_commands() -> None:
+    from mlgov.cli import audit_cmds, model_cmds, setup_cmds
+
+    for module in (setup_cmds, model_cmds, audit_cmds):
+        for command in module.COMMANDS:
+            cli.add_command(command)
+
+
+_register_commands()
+
+
+def main() -> None:
+    cli.main(prog_name="mlgov")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

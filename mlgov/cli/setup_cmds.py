@@ -1,0 +1,108 @@
+"""Setting up: init, users, whoami, policy."""
+
+from __future__ import annotations
+
+import click
+
+from mlgov.cli.context import actor, gov, state
+from mlgov.cli.output import emit_object, emit_rows, format_option
+
+USER_COLUMNS = ["name", "roles", "active", "created_at", "created_by"]
+
+
+@click.command()
+@format_option()
+def init(fmt: str) -> None:
+    """Create or upgrade the governance store; the first user becomes admin.
+
+    An existing database is migrated to the current schema, never dropped.
+    """
+    st = state()
+    result = st.governance(initializing=True).init(st.actor)
+    if fmt != "table":
+        emit_object(result, fmt)
+        return
+    click.echo(f"governance database: {result['database']}")
+    before = result["schema_before"]
+    now = result["schema_now"]
+    click.echo(
+        f"schema: {'created' if before is None else 'upgraded from ' + before} -> {now}"
+        if before != now
+        else f"schema: already current ({now})"
+    )
+    if result["admin_created"]:
+        click.echo(f"first admin: {result['admin_created']}")
+
+
+@click.command()
+@format_option()
+def whoami(fmt: str) -> None:
+    """Show the acting user and their roles."""
+    emit_object(gov().whoami(actor()), fmt)
+
+
+@click.group()
+def users() -> None:
+    """Manage users and their roles (admin)."""
+
+
+@users.command("add")
+@click.argument("name")
+@click.option(
+    "--role",
+    "roles",
+    multiple=True,
+    required=True,
+    metavar="ROLE",
+    help="data_scientist, risk_officer, ml_engineer, auditor or admin; repeat for several.",
+)
+@format_option()
+def users_add(name: str, roles: tuple[str, ...], fmt: str) -> None:
+    """Add user NAME with roles, or grant an existing user more roles."""
+    from mlgov.governance.roles import parse_role
+
+    parsed = [parse_role(r) for r in roles]
+    emit_object(gov().add_user(actor(), name, parsed), fmt)
+
+
+@users.command("remove")
+@click.argument("name")
+@format_option()
+def users_remove(name: str, fmt: str) -> None:
+    """Deactivate user NAME (their history is kept)."""
+    emit_object(gov().remove_user(actor(), name), fmt)
+
+
+@users.command("list")
+@click.option("--all", "include_removed", is_flag=True, help="Include removed users.")
+@format_option()
+def users_list(include_removed: bool, fmt: str) -> None:
+    """List users and their roles."""
+    rows = gov().list_users(actor(), include_removed=include_removed)
+    emit_rows(rows, USER_COLUMNS + (["removed_at"] if include_removed else []), fmt)
+
+
+@click.group()
+def policy() -> None:
+    """Inspect the policy in force."""
+
+
+@policy.command("show")
+@click.option("--tier", help="Show one risk tier only (high, medium, low).")
+@format_option()
+def policy_show(tier: str | None, fmt: str) -> None:
+    """Print the effective policy: built-in defaults with the policy file applied."""
+    from mlgov.governance.lifecycle import parse_tier
+    from mlgov.governance.policy import load_policy
+
+    st = state()
+    effective = load_policy(st.settings.policy_path)
+    data = effective.to_dict()
+    data["source"] = effective.source
+    data["digest"] = effective.digest()
+    if tier:
+        data = {"tier": parse_tier(tier).value, **data["tiers"][parse_tier(tier).value]}
+    emit_object(data, fmt)
+
+
+COMMANDS = [init, whoami, users, policy]

@@ -1,0 +1,117 @@
+"""Where mlgov keeps things, from the environment and global options.
+
+Embedded default: everything under MLGOV_HOME (default ./.mlgov): the governance SQLite
+database, the MLflow store and artifacts, BentoML's home, prediction logs and reports.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from mlgov.governance.errors import BadInput, NotInitialized
+from mlgov.governance.roles import validate_user_name
+
+# A bank's network is closed and the data is not ours to send.
+TELEMETRY_OFF = {
+    "DO_NOT_TRACK": "true",
+    "BENTOML_DO_NOT_TRACK": "true",
+    "MLFLOW_DISABLE_TELEMETRY": "true",
+    "EVIDENTLY_DISABLE_TELEMETRY": "1",
+    "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    db_url: str
+    tracking_uri: str
+    artifact_root: Path
+    bentoml_home: Path
+    policy_path: Path | None
+    user: str
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.home / "reports"
+
+    @property
+    def references_dir(self) -> Path:
+        return self.home / "references"
+
+    @property
+    def predictions_dir(self) -> Path:
+        return self.home / "predictions"
+
+    @property
+    def targets_dir(self) -> Path:
+        return self.home / "targets"
+
+    @property
+    def notifications_file(self) -> Path:
+        return self.home / "notifications.jsonl"
+
+    @property
+    def embedded_db(self) -> bool:
+        return self.db_url == _sqlite_url(self.home / "governance.db")
+
+    def ensure_home(self, *, create: bool) -> None:
+        """Check MLGOV_HOME; create it (and its folders) only when `create` (mlgov init)."""
+        if self.home.exists() and not self.home.is_dir():
+            raise BadInput(f"MLGOV_HOME {self.home} exists and is not a directory")
+        if not self.home.exists():
+            if not self.home.parent.is_dir():
+                raise BadInput(
+                    f"MLGOV_HOME {self.home}: its parent directory {self.home.parent} "
+                    "does not exist",
+                    hint="create it or point MLGOV_HOME elsewhere",
+                )
+            if not create:
+                raise NotInitialized(
+                    f"MLGOV_HOME {self.home} does not exist", hint="run `mlgov init` first"
+                )
+        if create:
+            for d in (
+                self.home,
+                self.artifact_root,
+                self.bentoml_home,
+                self.reports_dir,
+                self.references_dir,
+                self.predictions_dir,
+                self.targets_dir,
+            ):
+                d.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+
+def _sqlite_url(path: Path) -> str:
+    return f"sqlite:///{path}"
+
+
+def load_settings(
+    *, user: str | None = None, policy: str | None = None, home: str | None = None
+) -> Settings:
+    env = os.environ
+    home_path = Path(home or env.get("MLGOV_HOME") or ".mlgov").expanduser().absolute()
+    acting = user or env.get("MLGOV_USER") or getpass.getuser()
+    validate_user_name(acting)
+    policy_file = policy or env.get("MLGOV_POLICY")
+    return Settings(
+        home=home_path,
+        db_url=env.get("MLGOV_DB_URL") or _sqlite_url(home_path / "governance.db"),
+        tracking_uri=env.get("MLFLOW_TRACKING_URI") or _sqlite_url(home_path / "mlflow.db"),
+        artifact_root=home_path / "mlartifacts",
+        bentoml_home=Path(env.get("BENTOML_HOME") or home_path / "bentoml"),
+        policy_path=Path(policy_file).expanduser() if policy_file else None,
+        user=acting,
+    )
+
+
+def apply_environment(settings: Settings) -> None:
+    """Point the third-party tools at mlgov's places and switch their telemetry off."""
+    for key, value in TELEMETRY_OFF.items():
+        os.environ.setdefault(key, value)
+    os.environ["MLFLOW_TRACKING_URI"] = settings.tracking_uri
+    os.environ["BENTOML_HOME"] = str(settings.bentoml_home)
