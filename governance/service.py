@@ -39,7 +39,7 @@ from mlgov.governance.lifecycle import (
 )
 from mlgov.governance.policy import DEFAULT_POLICY, Policy
 from mlgov.governance.ports import ModelRegistry, Notifier, RegisteredVersion
-from mlgov.governance.roles import Action, Role, roles_for, validate_user_name
+from mlgov.governance.roles import Action, Role, parse_role, roles_for, validate_user_name
 from mlgov.governance.store import Store
 from mlgov.governance.tables import (
     AuditEvent,
@@ -187,9 +187,9 @@ class Governance:
         self.audit(s, actor, "user.add", f"user:{name}", {"roles": user.role_names})
         return user
 
-    def add_user(self, actor: str, name: str, roles: Iterable[Role]) -> dict[str, Any]:
+    def add_user(self, actor: str, name: str, roles: Iterable[Role | str]) -> dict[str, Any]:
         validate_user_name(name)
-        roles = set(roles)
+        roles = {parse_role(str(r)) for r in roles}
         if not roles:
             raise BadInput("give at least one --role")
         with self.store.transaction() as s:
@@ -487,6 +487,14 @@ class Governance:
             return [{"check": u.check, "message": u.message} for u in self.gates.unmet(ctx)]
 
     # --- reading ------------------------------------------------------------------------
+
+    def effective_policy(self, actor: str) -> dict[str, Any]:
+        with self.store.read() as s:
+            self.authorize(s, actor, Action.READ)
+        return self.policy.to_dict() | {
+            "source": self.policy.source,
+            "digest": self.policy.digest(),
+        }
 
     def list_versions(
         self,

@@ -93,13 +93,8 @@ def policy() -> None:
 def policy_show(tier: str | None, fmt: str) -> None:
     """Print the effective policy: built-in defaults with the policy file applied."""
     from mlgov.governance.lifecycle import parse_tier
-    from mlgov.governance.policy import load_policy
 
-    st = state()
-    effective = load_policy(st.settings.policy_path)
-    data = effective.to_dict()
-    data["source"] = effective.source
-    data["digest"] = effective.digest()
+    data = gov().effective_policy(actor())
     if tier:
         data = {"tier": parse_tier(tier).value, **data["tiers"][parse_tier(tier).value]}
     emit_object(data, fmt)
