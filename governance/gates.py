@@ -45,6 +45,9 @@ class MoveContext:
 Check = Callable[[MoveContext], Iterable[str]]
 # An effect does the move's side effect; raising aborts the whole move.
 Effect = Callable[[MoveContext], None]
+# A sweep records what is already due (expiry, voiding) in its own transaction before a move:
+# called as sweep(governance, actor, model, version).
+Sweep = Callable[[Any, str, str, str], None]
 
 ANY_STAGE = "*"
 
@@ -59,6 +62,7 @@ class Gates:
     def __init__(self) -> None:
         self._checks: dict[str, list[_Named]] = {}
         self._effects: dict[str, list[_Named]] = {}
+        self._sweeps: dict[str, list[_Named]] = {}
 
     def add_check(self, stage: Stage, name: str, fn: Check) -> None:
         self._checks.setdefault(stage.value, []).append(_Named(name, fn))
@@ -67,12 +71,22 @@ class Gates:
         key = stage.value if isinstance(stage, Stage) else stage
         self._effects.setdefault(key, []).append(_Named(name, fn))
 
+    def add_sweep(self, stage: Stage, name: str, fn: Sweep) -> None:
+        self._sweeps.setdefault(stage.value, []).append(_Named(name, fn))
+
+    def sweeps_for(self, stage: Stage) -> list[Sweep]:
+        return [s.fn for s in self._sweeps.get(stage.value, [])]
+
     def checks_for(self, stage: Stage) -> list[str]:
         return [c.name for c in self._checks.get(stage.value, [])]
 
     def unmet(self, ctx: MoveContext) -> list[Unmet]:
+        return self.unmet_for(ctx.target, ctx)
+
+    def unmet_for(self, stage: Stage, ctx: MoveContext) -> list[Unmet]:
+        """Run the checks of `stage` (the move's target, or another gate's evidence)."""
         found: list[Unmet] = []
-        for check in self._checks.get(ctx.target.value, []):
+        for check in self._checks.get(stage.value, []):
             found.extend(Unmet(check.name, msg) for msg in check.fn(ctx))
         return found
 

@@ -82,9 +82,27 @@ class ModelRegistry(Protocol):
 
     def log_reference(self, model: str, version: str, path: Path) -> None: ...
 
+    def log_artifacts(self, model: str, version: str, files: Sequence[Path], subdir: str) -> None:
+        """Attach report files to the version's run (drift reports, evidence)."""
+
     def state(self, model: str) -> RegistryModelState: ...
 
     def list_models(self) -> list[str]: ...
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """A dataset file as recorded: its hash, size and column schema (no values)."""
+
+    path: Path
+    sha256: str
+    rows: int
+    columns: Mapping[str, Mapping[str, str]]  # column -> {"kind": ..., "dtype": ...}
+
+
+class DatasetInspector(Protocol):
+    def describe(self, path: Path) -> DatasetInfo:
+        """Read a CSV/Parquet file; BadInput naming the file/column when it is unusable."""
 
 
 class DriftChecker(Protocol):

@@ -80,8 +80,10 @@ class Governance:
         registry: ModelRegistry | None = None,
         notifier: Notifier | None = None,
         ports: Mapping[str, Any] | None = None,
+        home: Path | None = None,
     ) -> None:
         self.store = store
+        self.home = home
         self.policy = policy
         self.clock = clock or SystemClock()
         self.gates = gates or Gates()
@@ -90,8 +92,11 @@ class Governance:
         self.ports: dict[str, Any] = dict(ports or {})
         if registry is not None:
             self.ports.setdefault("registry", registry)
+        self.ports["governance"] = self
         # Other packages add sections to `models show` (card, evidence, approvals, deployment).
         self.show_sections: dict[str, Callable[[Session, ModelVersion], Any]] = {}
+        # Other packages add what an approval snapshot freezes beyond the core's evidence.
+        self.snapshot_sections: dict[str, Callable[[Session, ModelVersion], Any]] = {}
 
     # --- helpers --------------------------------------------------------------------------
 
@@ -412,6 +417,12 @@ class Governance:
         target = parse_stage(to)
         if target is Stage.RETIRE and not (reason and reason.strip()):
             raise BadInput("retiring needs --reason saying why")
+        sweeps = self.gates.sweeps_for(target)
+        if sweeps:  # they record what is due, so only for an actor who may make this move
+            with self.store.read() as s:
+                self._authorize_move(s, actor, self.version(s, model, version), target)
+            for sweep in sweeps:
+                sweep(self, actor, model, str(version))
         with self.store.transaction() as s:
             v = self.version(s, model, version, lock=True)
             current = Stage(v.stage)
@@ -432,11 +443,13 @@ class Governance:
             unmet = self.gates.unmet(ctx)
             if unmet:
                 raise GateRefused(target.value, unmet)
-            self.gates.run_effects(ctx)
-            fault_point("after-side-effect")
             v.stage = target.value
             v.stage_changed_at = ctx.now
             v.last_activity_at = ctx.now
+            s.flush()
+            # Effects see the new state; if one fails the transaction rolls back the stage.
+            self.gates.run_effects(ctx)
+            fault_point("after-side-effect")
             payload = {"from": current.value, "to": target.value, "reason": ctx.reason}
             payload.update(ctx.audit_payload)
             event = self.audit(s, actor, "stage.change", version_subject(model, v.version), payload)

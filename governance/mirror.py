@@ -1,0 +1,93 @@
+"""What MLflow should show of the governed state: version tags and the two aliases.
+
+`champion` points at the version most recently deployed that is still serving;
+`challenger` at the newest version in train. Retired versions hold no alias.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from mlgov.governance.gates import ANY_STAGE, Gates, MoveContext
+from mlgov.governance.lifecycle import SERVING_STAGES, Stage
+from mlgov.governance.tables import ApprovalRequest, ModelVersion, StageChange
+
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+ALIASES = (CHAMPION, CHALLENGER)
+TAG_PREFIX = "mlgov."
+
+
+def _version_key(v: ModelVersion) -> tuple[int, str]:
+    return (int(v.version), v.version) if v.version.isdigit() else (-1, v.version)
+
+
+def expected_aliases(session: Session, model_id: int) -> dict[str, str]:
+    versions = list(session.scalars(select(ModelVersion).where(ModelVersion.model_id == model_id)))
+    aliases: dict[str, str] = {}
+    in_train = [v for v in versions if v.stage == Stage.TRAIN.value]
+    if in_train:
+        aliases[CHALLENGER] = max(in_train, key=_version_key).version
+    serving = {v.id: v for v in versions if Stage(v.stage) in SERVING_STAGES}
+    if serving:
+        last = session.scalar(
+            select(StageChange.version_id)
+            .where(StageChange.version_id.in_(serving), StageChange.to_stage == Stage.DEPLOY.value)
+            .order_by(StageChange.id.desc())
+            .limit(1)
+        )
+        chosen = serving.get(last) if last else max(serving.values(), key=_version_key)
+        aliases[CHAMPION] = chosen.version
+    return aliases
+
+
+def approved_by(session: Session, version: ModelVersion) -> list[str]:
+    request = session.scalar(
+        select(ApprovalRequest)
+        .where(ApprovalRequest.version_id == version.id, ApprovalRequest.state == "approved")
+        .order_by(ApprovalRequest.id.desc())
+        .limit(1)
+    )
+    if request is None:
+        return []
+    return sorted(d.approver for d in request.decisions if d.decision == "approve")
+
+
+def expected_tags(session: Session, version: ModelVersion) -> dict[str, str]:
+    tags = {
+        "mlgov.stage": version.stage,
+        "mlgov.health": version.health,
+        "mlgov.risk_tier": version.risk_tier,
+    }
+    approvers = approved_by(session, version)
+    if approvers:
+        tags["mlgov.approved_by"] = ",".join(approvers)
+    return tags
+
+
+def mirror_version(session: Session, registry: object, version: ModelVersion) -> None:
+    """Write this version's tags and aliases, and re-point aliases other versions now hold."""
+    model = version.model.name
+    expected = expected_aliases(session, version.model_id)
+    mine = [a for a, ver in expected.items() if ver == version.version]
+    registry.mirror(  # type: ignore[attr-defined]
+        model,
+        version.version,
+        tags=expected_tags(session, version),
+        set_aliases=mine,
+        remove_aliases=[a for a in ALIASES if a not in mine],
+    )
+    for alias, other in expected.items():
+        if other != version.version:
+            registry.mirror(model, other, tags={}, set_aliases=[alias])  # type: ignore[attr-defined]
+
+
+def mirror_effect(ctx: MoveContext) -> None:
+    registry = ctx.ports.get("registry")
+    if registry is not None:
+        mirror_version(ctx.session, registry, ctx.version)
+
+
+def register(gates: Gates) -> None:
+    gates.add_effect(ANY_STAGE, "mirror", mirror_effect)

@@ -1,0 +1,211 @@
+"""Reconcile: compare MLflow with governance state; repair MLflow from governance, never back.
+
+Findings: versions in MLflow that are not governed; mlgov tags or aliases changed by hand;
+governed versions deleted in MLflow; artifact files whose SHA-256 no longer matches the
+registration fingerprint. Every finding and every fix is an audit event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+
+from mlgov.governance.errors import BadInput, NotFound
+from mlgov.governance.mirror import ALIASES, TAG_PREFIX, expected_aliases, expected_tags
+from mlgov.governance.roles import Action
+from mlgov.governance.tables import Model, ModelVersion
+
+if TYPE_CHECKING:
+    from mlgov.governance.service import Governance
+
+
+@dataclass
+class Finding:
+    kind: str  # ungoverned_version, version_deleted, tag_changed, alias_changed, artifact_changed
+    model: str
+    version: str | None
+    detail: str
+    fixable: bool
+    fixed: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def compare_fingerprints(recorded: Mapping[str, str], now: Mapping[str, str]) -> dict[str, list]:
+    return {
+        "changed": sorted(p for p in recorded if p in now and now[p] != recorded[p]),
+        "missing": sorted(p for p in recorded if p not in now),
+        "added": sorted(p for p in now if p not in recorded),
+    }
+
+
+def describe_fingerprint_change(diff: Mapping[str, list]) -> str | None:
+    parts = [f"{kind} {', '.join(paths)}" for kind, paths in diff.items() if paths]
+    return "; ".join(parts) if parts else None
+
+
+def _findings(gov: Governance, registry: Any, *, check_artifacts: bool) -> list[Finding]:
+    findings: list[Finding] = []
+    with gov.store.read() as s:
+        governed = {m.name: m for m in s.scalars(select(Model).order_by(Model.name))}
+        for name, model in governed.items():
+            state = registry.state(name)
+            versions = list(
+                s.scalars(select(ModelVersion).where(ModelVersion.model_id == model.id))
+            )
+            for v in versions:
+                actual = state.versions.get(v.version)
+                if actual is None:
+                    findings.append(
+                        Finding(
+                            "version_deleted",
+                            name,
+                            v.version,
+                            "governed version no longer exists in MLflow",
+                            False,
+                        )
+                    )
+                    continue
+                for key, want in expected_tags(s, v).items():
+                    have = actual.tags.get(key)
+                    if have != want:
+                        findings.append(
+                            Finding(
+                                "tag_changed",
+                                name,
+                                v.version,
+                                f"tag {key} is {have!r}, governance says {want!r}",
+                                True,
+                            )
+                        )
+                for key in sorted(actual.tags):
+                    if (
+                        key.startswith(TAG_PREFIX)
+                        and key not in expected_tags(s, v)
+                        and not key.startswith(("mlgov.card.", "mlgov.op_id"))
+                    ):
+                        findings.append(
+                            Finding(
+                                "tag_changed",
+                                name,
+                                v.version,
+                                f"tag {key} is set but governance has none",
+                                False,
+                            )
+                        )
+                if check_artifacts:
+                    try:
+                        now = registry.fingerprint(name, v.version)
+                    except NotFound:
+                        now = {}
+                    change = describe_fingerprint_change(compare_fingerprints(v.fingerprint, now))
+                    if change:
+                        findings.append(
+                            Finding(
+                                "artifact_changed",
+                                name,
+                                v.version,
+                                f"artifact files differ from registration: {change}",
+                                False,
+                            )
+                        )
+            expected = expected_aliases(s, model.id)
+            for alias in ALIASES:
+                if state.aliases.get(alias) != expected.get(alias):
+                    findings.append(
+                        Finding(
+                            "alias_changed",
+                            name,
+                            expected.get(alias) or state.aliases.get(alias),
+                            f"alias {alias} points at {state.aliases.get(alias)!r}, "
+                            f"governance says {expected.get(alias)!r}",
+                            True,
+                        )
+                    )
+            governed_versions = {v.version for v in versions}
+            for extra in sorted(set(state.versions) - governed_versions, key=_num):
+                findings.append(
+                    Finding(
+                        "ungoverned_version",
+                        name,
+                        extra,
+                        "registered in MLflow but not governed by mlgov",
+                        False,
+                    )
+                )
+        for name in registry.list_models():
+            if name not in governed:
+                for extra in sorted(registry.state(name).versions, key=_num):
+                    findings.append(
+                        Finding(
+                            "ungoverned_version",
+                            name,
+                            extra,
+                            "registered in MLflow but not governed by mlgov",
+                            False,
+                        )
+                    )
+    return findings
+
+
+def _num(version: str) -> tuple[int, str]:
+    return (int(version), version) if version.isdigit() else (-1, version)
+
+
+def _fix(gov: Governance, registry: Any, finding: Finding) -> None:
+    with gov.store.read() as s:
+        model = s.scalar(select(Model).where(Model.name == finding.model))
+        if finding.kind == "tag_changed":
+            v = gov.version(s, finding.model, finding.version)
+            registry.mirror(finding.model, v.version, tags=expected_tags(s, v))
+        elif finding.kind == "alias_changed":
+            expected = expected_aliases(s, model.id)
+            state = registry.state(finding.model)
+            for alias in ALIASES:
+                have, want = state.aliases.get(alias), expected.get(alias)
+                if have == want:
+                    continue
+                if want is not None:
+                    registry.mirror(finding.model, want, tags={}, set_aliases=[alias])
+                elif have is not None:
+                    registry.mirror(finding.model, have, tags={}, remove_aliases=[alias])
+
+
+def reconcile(
+    gov: Governance, actor: str, *, fix: bool = False, check_artifacts: bool = True
+) -> dict[str, Any]:
+    registry = gov.ports.get("registry")
+    if registry is None:
+        raise BadInput("no model registry is configured")
+    with gov.store.read() as s:
+        gov.authorize(s, actor, Action.RECONCILE)
+    findings = _findings(gov, registry, check_artifacts=check_artifacts)
+    if fix:
+        done_alias_models: set[str] = set()
+        for f in findings:
+            if not f.fixable:
+                continue
+            if f.kind == "alias_changed" and f.model in done_alias_models:
+                f.fixed = True
+                continue
+            _fix(gov, registry, f)
+            f.fixed = True
+            if f.kind == "alias_changed":
+                done_alias_models.add(f.model)
+    with gov.store.transaction() as s:
+        gov.authorize(s, actor, Action.RECONCILE)
+        for f in findings:
+            subject = f"model:{f.model}" + (f"/{f.version}" if f.version else "")
+            gov.audit(s, actor, "reconcile.finding", subject, {"kind": f.kind, "detail": f.detail})
+            if f.fixed:
+                gov.audit(s, actor, "reconcile.fix", subject, {"kind": f.kind})
+    remaining = [f for f in findings if not f.fixed]
+    return {
+        "findings": [f.to_dict() for f in findings],
+        "fixed": sum(f.fixed for f in findings),
+        "remaining": len(remaining),
+    }
