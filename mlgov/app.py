@@ -1,4 +1,4 @@
-"""Wiring: builds the governance service with its adapters and gate checks.
+"""Wiring: builds the governance service with its adapters, gate checks and notifiers.
 
 Adapters are constructed here but import their heavy libraries only when used, so read-only
 commands never load MLflow, BentoML or Evidently.
@@ -6,17 +6,73 @@ commands never load MLflow, BentoML or Evidently.
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 from mlgov.config import Settings, apply_environment
+from mlgov.governance import approvals
+from mlgov.governance.cards import card_section
 from mlgov.governance.clock import Clock
+from mlgov.governance.defaults import core_gates
 from mlgov.governance.gates import Gates
-from mlgov.governance.policy import load_policy
+from mlgov.governance.notify import CompositeNotifier, FileNotifier, WebhookNotifier
+from mlgov.governance.policy import Policy, load_policy
+from mlgov.governance.ports import DatasetInfo
+from mlgov.governance.references import current_reference, reference_view
 from mlgov.governance.service import Governance
 from mlgov.governance.store import Store
 
 
 def build_gates() -> Gates:
     """Every named gate check and move effect, registered in one place."""
-    return Gates()
+    return core_gates()
+
+
+class MonitoringDatasets:
+    """The DatasetInspector port over mlgov.monitoring (pandas is loaded only when used)."""
+
+    def describe(self, path: Path) -> DatasetInfo:
+        from mlgov.monitoring.datasets import describe_dataset
+
+        info = describe_dataset(path)
+        return DatasetInfo(path=info.path, sha256=info.sha256, rows=info.rows, columns=info.schema)
+
+
+def build_registry(settings: Settings) -> Any:
+    from mlgov.registry.mlflow_registry import MlflowRegistry
+
+    return MlflowRegistry(settings.tracking_uri, artifact_location=str(settings.artifact_root))
+
+
+def build_notifier(settings: Settings, policy: Policy, clock: Clock | None) -> CompositeNotifier:
+    notifiers: list[Any] = [FileNotifier(settings.notifications_file, clock)]
+    if policy.notifications.webhook_url:
+        notifiers.append(
+            WebhookNotifier(
+                policy.notifications.webhook_url,
+                outbox=settings.home / "webhook-outbox.jsonl",
+                timeout=policy.notifications.webhook_timeout_seconds,
+                clock=clock,
+            )
+        )
+    return CompositeNotifier(notifiers)
+
+
+def _add_show_sections(gov: Governance) -> None:
+    def card(s, v):
+        return card_section(s, v, gov.policy.for_tier(v.risk_tier).required_card_fields)
+
+    def approval(s, v):
+        request = approvals.latest_request(s, v)
+        return approvals.request_view(request, v, gov.now()) if request else None
+
+    gov.show_sections.update(
+        {
+            "card": card,
+            "reference": lambda s, v: reference_view(current_reference(s, v)),
+            "approval": approval,
+        }
+    )
 
 
 def open_governance(
@@ -28,4 +84,15 @@ def open_governance(
     store = Store(settings.db_url)
     if not initializing:
         store.check_current()
-    return Governance(store, policy=policy, clock=clock, gates=build_gates())
+    gov = Governance(
+        store,
+        policy=policy,
+        clock=clock,
+        gates=build_gates(),
+        registry=build_registry(settings),
+        notifier=build_notifier(settings, policy, clock),
+        ports={"datasets": MonitoringDatasets()},
+        home=settings.home,
+    )
+    _add_show_sections(gov)
+    return gov

@@ -58,3 +58,69 @@ def gov(store: Store, clock: FixedClock, fake_registry: FakeRegistry) -> Iterato
 @pytest.fixture
 def registered(gov: Governance) -> dict:
     return gov.register("ds1", "credit", risk_tier="high", purpose="credit scoring", run_id="r1")
+
+
+@pytest.fixture
+def governed(store: Store, clock: FixedClock, fake_registry: FakeRegistry, tmp_path: Path):
+    """A service with the core's real gates (train evidence, approvals, mirror)."""
+    from mlgov.governance.defaults import core_gates
+    from mlgov.governance.notify import FileNotifier
+    from mlgov.governance.ports import DatasetInfo
+
+    class Datasets:
+        def describe(self, path: Path) -> DatasetInfo:
+            import hashlib
+
+            header = path.read_text().splitlines()[0].split(",")
+            return DatasetInfo(
+                path=path,
+                sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
+                rows=len(path.read_text().splitlines()) - 1,
+                columns={c: {"kind": "numerical", "dtype": "float64"} for c in header},
+            )
+
+    g = Governance(
+        store,
+        clock=clock,
+        gates=core_gates(),
+        registry=fake_registry,
+        notifier=FileNotifier(tmp_path / "notifications.jsonl", clock),
+        ports={"datasets": Datasets()},
+        home=tmp_path / "home",
+    )
+    g.init("admin")
+    for name, roles in TEAM.items():
+        g.add_user("admin", name, roles)
+    yield g
+    store.engine.dispose()
+
+
+HIGH_CARD = {
+    "intended_use": "score retail credit applications",
+    "limitations": "not for business loans",
+    "training_data": "applications 2019-2023",
+    "evaluation_data": "holdout 2024",
+    "owner_contact": "ds1@bank.example",
+    "fairness_assessment": "no disparate impact found",
+    "fallback_plan": "manual underwriting",
+}
+
+
+@pytest.fixture
+def high_card() -> dict[str, str]:
+    return dict(HIGH_CARD)
+
+
+@pytest.fixture
+def in_train(governed, tmp_path: Path) -> Governance:
+    """credit/1, high tier, with complete evidence, promoted to train."""
+    from mlgov.governance import cards
+    from mlgov.governance.references import record_reference
+
+    governed.register("ds1", "credit", risk_tier="high", purpose="credit scoring", run_id="r1")
+    cards.set_card(governed, "ds1", "credit", "1", HIGH_CARD)
+    ref = tmp_path / "reference.csv"
+    ref.write_text("x\n1.0\n2.0\n")
+    record_reference(governed, "ds1", "credit", "1", ref)
+    governed.promote("ds1", "credit", "1", "train")
+    return governed

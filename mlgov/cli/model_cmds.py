@@ -110,4 +110,92 @@ def retire(model, version, reason, force, fmt) -> None:
         emit_object(result, fmt)
 
 
-COMMANDS = [register, models, promote, retire]
+@models.command("card")
+@click.argument("model")
+@click.argument("version")
+@click.option(
+    "--set",
+    "assignments",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Set one card field; repeat for several.",
+)
+@click.option(
+    "--file",
+    "card_file",
+    type=click.Path(dir_okay=False),
+    help='A TOML file of card fields (key = "text").',
+)
+@click.option("--replace", is_flag=True, help="Replace the whole card instead of merging.")
+@click.option("--show", "show_only", is_flag=True, help="Show the current card and what it lacks.")
+@format_option()
+def models_card(model, version, assignments, card_file, replace, show_only, fmt) -> None:
+    """Write or show the model card of VERSION; each change is a new audited revision."""
+    from pathlib import Path
+
+    from mlgov.governance import cards
+
+    g = gov()
+    if show_only:
+        if assignments or card_file:
+            raise click.UsageError("--show cannot be combined with --set or --file")
+        emit_object(cards.show_card(g, actor(), model, version), fmt)
+        return
+    fields = cards.read_card_file(Path(card_file)) if card_file else {}
+    fields.update(cards.parse_assignments(assignments))
+    result = cards.set_card(g, actor(), model, version, fields, replace=replace)
+    if fmt == "table":
+        missing = result["missing_required"]
+        click.echo(
+            f"{model}/{version}: card revision {result['revision']} recorded"
+            + (f"; still missing: {', '.join(missing)}" if missing else "; complete")
+        )
+    else:
+        emit_object(result, fmt)
+
+
+@models.command("reference")
+@click.argument("model")
+@click.argument("version")
+@click.argument("file", type=click.Path(dir_okay=False))
+@format_option()
+def models_reference(model, version, file, fmt) -> None:
+    """Record FILE (CSV or Parquet) as VERSION's reference dataset: the drift baseline."""
+    from pathlib import Path
+
+    from mlgov.governance.references import record_reference
+
+    result = record_reference(gov(), actor(), model, version, Path(file))
+    if fmt == "table":
+        click.echo(
+            f"{model}/{version}: reference {result['file']} recorded "
+            f"({result['rows']} rows, {len(result['columns'])} columns, "
+            f"sha256 {result['sha256'][:12]})"
+        )
+    else:
+        emit_object(result, fmt)
+
+
+@click.command()
+@click.option("--fix", is_flag=True, help="Restore mlgov's state into MLflow (never the reverse).")
+@click.option("--skip-artifacts", is_flag=True, help="Do not re-hash artifact files (faster).")
+@format_option()
+def reconcile(fix, skip_artifacts, fmt) -> None:
+    """Compare the MLflow registry with governance state; exit 1 if differences remain."""
+    from mlgov.governance.reconcile import reconcile as run
+
+    result = run(gov(), actor(), fix=fix, check_artifacts=not skip_artifacts)
+    if fmt == "json":
+        emit_object(result, fmt)
+    else:
+        emit_rows(result["findings"], ["kind", "model", "version", "detail", "fixed"], fmt)
+        if fmt == "table":
+            click.echo(
+                f"{len(result['findings'])} finding(s), {result['fixed']} fixed, "
+                f"{result['remaining']} remaining"
+            )
+    if result["remaining"]:
+        raise click.exceptions.Exit(1)
+
+
+COMMANDS = [register, models, promote, retire, reconcile]
