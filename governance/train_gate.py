@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from mlgov.governance.cards import card_fields, missing_fields
-from mlgov.governance.errors import NotFound
+from mlgov.governance.errors import BadInput
 from mlgov.governance.gates import Gates, MoveContext
 from mlgov.governance.lifecycle import Stage
 from mlgov.governance.references import current_reference
@@ -19,7 +19,7 @@ def _run_metrics(ctx: MoveContext) -> dict[str, float] | None:
         if registry is not None and ctx.version.run_id:
             try:
                 metrics = registry.run_metrics(ctx.version.run_id)
-            except NotFound:
+            except BadInput:  # unknown or malformed run id: reported as unmet, not raised
                 metrics = None
         ctx.options["_run_metrics"] = metrics
     return ctx.options["_run_metrics"]
@@ -49,7 +49,7 @@ def check_run(ctx: MoveContext) -> Iterator[str]:
         return
     try:
         files = registry.fingerprint(v.model.name, v.version)
-    except NotFound:
+    except BadInput:
         files = {}
     if not files:
         yield f"MLflow version {v.label} has no logged model artifacts"

@@ -22,6 +22,8 @@ TELEMETRY_OFF = {
     "EVIDENTLY_DISABLE_TELEMETRY": "1",
     "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
 }
+# Vendor chatter (schema creation, deprecations) is not the user's business on stderr.
+QUIET = {"MLFLOW_LOGGING_LEVEL": "WARNING"}
 
 
 @dataclass(frozen=True)
@@ -111,7 +113,7 @@ def load_settings(
 
 def apply_environment(settings: Settings) -> None:
     """Point the third-party tools at mlgov's places and switch their telemetry off."""
-    for key, value in TELEMETRY_OFF.items():
+    for key, value in {**TELEMETRY_OFF, **QUIET}.items():
         os.environ.setdefault(key, value)
     os.environ["MLFLOW_TRACKING_URI"] = settings.tracking_uri
     os.environ["BENTOML_HOME"] = str(settings.bentoml_home)

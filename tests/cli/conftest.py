@@ -72,7 +72,20 @@ def home(template_home: Path, tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def mlgov(home: Path, monkeypatch) -> Callable[..., Result]:
+def fake_registry(monkeypatch):
+    """The seeded versions live in a fake registry shared by every invocation of a test."""
+    from mlgov import app
+    from mlgov.governance.testing import FakeRegistry
+
+    registry = FakeRegistry()
+    for n in ("1", "2", "3"):
+        registry.files[("credit", n)] = {"MLmodel": b"m"}
+    monkeypatch.setattr(app, "build_registry", lambda settings: registry)
+    return registry
+
+
+@pytest.fixture
+def mlgov(home: Path, monkeypatch, fake_registry) -> Callable[..., Result]:
     monkeypatch.delenv("MLGOV_POLICY", raising=False)
     monkeypatch.delenv("MLGOV_DB_URL", raising=False)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from mlgov.governance.errors import BadInput
 from mlgov.registry.fingerprint import compare_fingerprints
 from mlgov.registry.tags import CREATED_TAG
@@ -133,6 +134,7 @@ def test_a_modified_artifact_changes_the_fingerprint_and_is_named_by_path(
 def test_loading_a_registered_model_does_not_change_its_fingerprint(sqlite_store, model_name):
     """MLflow writes registered_model_meta into a local store when models:/NAME/V is loaded."""
     import mlflow.pyfunc
+
     from mlgov.registry.mlflow_env import global_tracking_uri
 
     run_id, _ = sqlite_store.toy
