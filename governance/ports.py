@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -120,3 +121,25 @@ class DriftChecker(Protocol):
 class Notifier(Protocol):
     def notify(self, event: str, payload: Mapping[str, Any]) -> None:
         """Best effort: must never raise into the caller's decision."""
+
+
+@dataclass(frozen=True)
+class PredictionBatch:
+    """Served requests exported for a monitoring run: the rows after `since`, and their span."""
+
+    rows: int
+    sha256: str
+    first: datetime | None
+    last: datetime | None
+
+
+class PredictionSource(Protocol):
+    def export(
+        self, model: str, version: str, *, since: datetime | None, out: Path, columns: list[str]
+    ) -> PredictionBatch:
+        """Write the feature columns of requests logged after `since` to `out` (Parquet)."""
+
+
+class KillSwitch(Protocol):
+    def suspend(self, model: str, version: str, *, reason: str) -> None:
+        """Make every target serving this version answer 503 with the reason."""

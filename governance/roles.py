@@ -47,7 +47,7 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
     Action.APPROVE: frozenset({Role.RISK_OFFICER}),
     Action.DEPLOY: frozenset({Role.ML_ENGINEER}),
     Action.OPERATE: frozenset({Role.ML_ENGINEER}),
-    Action.MONITOR: frozenset({Role.ML_ENGINEER, Role.RISK_OFFICER}),
+    Action.MONITOR: frozenset({Role.ML_ENGINEER, Role.RISK_OFFICER, Role.DATA_SCIENTIST}),
     Action.ACK_REVIEW: frozenset({Role.RISK_OFFICER}),
     Action.RETIRE: frozenset({Role.ADMIN, Role.RISK_OFFICER}),
     Action.RECONCILE: frozenset({Role.ADMIN, Role.ML_ENGINEER}),

@@ -10,6 +10,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Integer,
     String,
@@ -38,7 +39,7 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 class Base(DeclarativeBase):
-    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON()}
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON(), float: Float()}
 
 
 class User(Base):
@@ -210,3 +211,33 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     seq: Mapped[int] = mapped_column(Integer)
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class DriftRecord(Base):
+    """One drift check of a version: its decision, per-column tests and report files."""
+
+    __tablename__ = "drift_results"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"), index=True)
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(64))
+    purpose: Mapped[str] = mapped_column(String(16))  # check (pre-deployment) / monitor
+    engine: Mapped[str] = mapped_column(String(16))
+    reference_sha256: Mapped[str] = mapped_column(String(64))
+    current_sha256: Mapped[str] = mapped_column(String(64))
+    current_source: Mapped[str] = mapped_column(Text)
+    reference_rows: Mapped[int] = mapped_column(Integer)
+    current_rows: Mapped[int] = mapped_column(Integer)
+    share_threshold: Mapped[float]
+    drifted_share: Mapped[float]
+    drift_detected: Mapped[bool] = mapped_column(Boolean)
+    health: Mapped[str | None] = mapped_column(String(16))
+    columns: Mapped[dict[str, Any]] = mapped_column(JSON)  # {"tests": [...]} per column
+    quality: Mapped[dict[str, Any]] = mapped_column(JSON)  # {"findings": [...]}
+    sample: Mapped[int | None] = mapped_column(Integer)
+    seed: Mapped[int | None] = mapped_column(Integer)
+    report_html: Mapped[str | None] = mapped_column(Text)
+    report_json: Mapped[str | None] = mapped_column(Text)
+    window_start: Mapped[datetime | None]
+    window_end: Mapped[datetime | None]

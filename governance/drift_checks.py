@@ -1,0 +1,337 @@
+"""Drift checks as governance records: run through the DriftChecker port, stored with their
+reports, and read by the deploy gate's "drift" check."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import shutil
+import tempfile
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from mlgov.governance.clock import isoformat
+from mlgov.governance.drift import DriftResult, DriftSpec
+from mlgov.governance.errors import BadInput, IllegalTransition
+from mlgov.governance.gates import Gates, MoveContext
+from mlgov.governance.lifecycle import Stage
+from mlgov.governance.references import SUFFIXES, current_reference
+from mlgov.governance.roles import Action
+from mlgov.governance.tables import DriftRecord, ModelVersion
+
+if TYPE_CHECKING:
+    from mlgov.governance.service import Governance
+
+CHECK, MONITOR = "check", "monitor"
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def check_data_file(path: Path, what: str) -> None:
+    if path.suffix.lower() not in SUFFIXES:
+        raise BadInput(f"{what} {path} must be CSV or Parquet (.csv or .parquet)")
+    if not path.is_file():
+        raise BadInput(f"{what} {path} not found")
+
+
+def record_view(r: DriftRecord, version: ModelVersion) -> dict[str, Any]:
+    tests = r.columns.get("tests", [])
+    return {
+        "result_id": r.id,
+        "model": version.model.name,
+        "version": version.version,
+        "purpose": r.purpose,
+        "time": isoformat(r.created_at),
+        "by": r.created_by,
+        "engine": r.engine,
+        "drift_detected": r.drift_detected,
+        "drifted_share": r.drifted_share,
+        "share_threshold": r.share_threshold,
+        "drifted_columns": [t["column"] for t in tests if t["drifted"]],
+        "health": r.health,
+        "columns": tests,
+        "quality": r.quality.get("findings", []),
+        "reference_sha256": r.reference_sha256,
+        "reference_rows": r.reference_rows,
+        "current_sha256": r.current_sha256,
+        "current_rows": r.current_rows,
+        "current_source": r.current_source,
+        "sample": r.sample,
+        "seed": r.seed,
+        "report_html": r.report_html,
+        "report_json": r.report_json,
+        "window_start": isoformat(r.window_start) if r.window_start else None,
+        "window_end": isoformat(r.window_end) if r.window_end else None,
+    }
+
+
+def _spec(
+    gov: Governance, v: ModelVersion, kinds: dict[str, str], sample: int | None, seed: int | None
+) -> DriftSpec:
+    tier = gov.policy.for_tier(v.risk_tier)
+    return DriftSpec(
+        share_threshold=tier.drift_share,
+        column_kinds=kinds,  # type: ignore[arg-type]
+        per_column_method=dict(tier.drift_column_methods),
+        per_column_threshold=dict(tier.drift_column_thresholds),
+        sample=sample,
+        seed=seed if seed is not None else (secrets.randbelow(2**31) if sample else 0),
+    )
+
+
+def run_check(
+    gov: Governance,
+    v: ModelVersion,
+    reference: Path,
+    kinds: dict[str, str],
+    current: Path,
+    *,
+    sample: int | None,
+    seed: int | None,
+    engine: str | None,
+    report_dir: Path,
+) -> tuple[DriftResult, DriftSpec]:
+    """Run the policy's engine outside any transaction (it can take a while)."""
+    if sample is not None and sample < 1:
+        raise BadInput("--sample must be a positive number of rows")
+    tier = gov.policy.for_tier(v.risk_tier)
+    spec = _spec(gov, v, kinds, sample, seed)
+    checker = gov.ports["drift"](engine or tier.drift_engine, tier.ignore_extra_columns)
+    report_dir.mkdir(parents=True, exist_ok=True)
+    result = checker.check(
+        reference,
+        current,
+        spec,
+        html_out=report_dir / "report.html",
+        json_out=report_dir / "report.json",
+    )
+    return result, spec
+
+
+def store_result(
+    gov: Governance,
+    s: Session,
+    actor: str,
+    v: ModelVersion,
+    result: DriftResult,
+    spec: DriftSpec,
+    *,
+    purpose: str,
+    reference_sha256: str,
+    current_sha256: str,
+    current_source: str,
+    report_dir: Path,
+    health: str | None = None,
+    window: tuple[Any, Any] | None = None,
+) -> DriftRecord:
+    """Insert the record, move its reports into place, log them to MLflow, audit it."""
+    record = DriftRecord(
+        version_id=v.id,
+        created_at=gov.now(),
+        created_by=actor,
+        purpose=purpose,
+        engine=result.engine,
+        reference_sha256=reference_sha256,
+        current_sha256=current_sha256,
+        current_source=current_source,
+        reference_rows=result.reference_rows,
+        current_rows=result.current_rows,
+        share_threshold=result.share_threshold,
+        drifted_share=result.drifted_share,
+        drift_detected=result.drift_detected,
+        health=health,
+        columns={"tests": [c.__dict__ for c in result.columns]},
+        quality={"findings": [q.__dict__ for q in result.quality]},
+        sample=spec.sample,
+        seed=spec.seed if spec.sample else None,
+        window_start=window[0] if window else None,
+        window_end=window[1] if window else None,
+    )
+    s.add(record)
+    s.flush()
+    final = gov.home / "reports" / v.model.name / v.version / f"drift-{record.id}"
+    final.parent.mkdir(parents=True, exist_ok=True)
+    shutil.move(str(report_dir), final)
+    files = [p for p in (final / "report.html", final / "report.json") if p.exists()]
+    record.report_html = str(final / "report.html") if (final / "report.html").exists() else None
+    record.report_json = str(final / "report.json") if (final / "report.json").exists() else None
+    gov.touch(v)
+    gov.audit(
+        s,
+        actor,
+        f"drift.{purpose}",
+        f"model:{v.label}",
+        {
+            "result_id": record.id,
+            "engine": result.engine,
+            "drift_detected": result.drift_detected,
+            "drifted_share": result.drifted_share,
+            "drifted_columns": list(result.drifted_columns),
+            "current_sha256": current_sha256,
+            "reference_sha256": reference_sha256,
+            "current_rows": result.current_rows,
+            "health": health,
+        },
+    )
+    registry = gov.ports.get("registry")
+    if registry is not None and files:
+        registry.log_artifacts(v.model.name, v.version, files, f"mlgov/drift/{record.id}")
+    return record
+
+
+def record_drift(
+    gov: Governance,
+    actor: str,
+    model: str,
+    version: str,
+    current: Path,
+    *,
+    reference: Path | None = None,
+    html_out: Path | None = None,
+    sample: int | None = None,
+    seed: int | None = None,
+    engine: str | None = None,
+) -> dict[str, Any]:
+    """`mlgov monitor drift`: compare a dataset with the version's reference and record it."""
+    check_data_file(current, "current data file")
+    if reference is not None:
+        check_data_file(reference, "reference file")
+    if html_out is not None and not html_out.parent.is_dir():
+        raise BadInput(f"cannot write {html_out}: directory {html_out.parent} does not exist")
+    with gov.store.read() as s:
+        gov.authorize(s, actor, Action.MONITOR)
+        v = gov.version(s, model, version)
+        if v.stage == Stage.RETIRE.value:
+            raise IllegalTransition(f"{v.label} is retired: it is no longer monitored")
+        ref = current_reference(s, v)
+        if reference is None and ref is None:
+            raise BadInput(
+                f"{v.label} has no reference dataset",
+                hint=f"record one with `mlgov models reference {model} {version} FILE`"
+                " or pass --reference",
+            )
+        ref_path = reference or Path(ref.path)
+        kinds = {} if reference is not None else {c: d["kind"] for c, d in ref.columns.items()}
+        ref_sha = file_sha256(ref_path) if reference is not None else ref.sha256
+    staging = Path(tempfile.mkdtemp(prefix="drift-", dir=gov.home / "reports"))
+    try:
+        result, spec = run_check(
+            gov,
+            v,
+            ref_path,
+            kinds,
+            current,
+            sample=sample,
+            seed=seed,
+            engine=engine,
+            report_dir=staging / "r",
+        )
+        with gov.store.transaction() as s:
+            gov.authorize(s, actor, Action.MONITOR)
+            v = gov.version(s, model, version, lock=True)
+            record = store_result(
+                gov,
+                s,
+                actor,
+                v,
+                result,
+                spec,
+                purpose=CHECK,
+                reference_sha256=ref_sha,
+                current_sha256=file_sha256(current),
+                current_source=current.name,
+                report_dir=staging / "r",
+            )
+            view = record_view(record, v)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    if html_out is not None and view["report_html"]:
+        shutil.copyfile(view["report_html"], html_out)
+    return view
+
+
+def history(gov: Governance, actor: str, model: str, version: str) -> list[dict[str, Any]]:
+    with gov.store.read() as s:
+        gov.authorize(s, actor, Action.READ)
+        v = gov.version(s, model, version)
+        records = s.scalars(
+            select(DriftRecord).where(DriftRecord.version_id == v.id).order_by(DriftRecord.id)
+        )
+        return [record_view(r, v) for r in records]
+
+
+def latest(session: Session, version: ModelVersion, purpose: str) -> DriftRecord | None:
+    return session.scalar(
+        select(DriftRecord)
+        .where(DriftRecord.version_id == version.id, DriftRecord.purpose == purpose)
+        .order_by(DriftRecord.id.desc())
+        .limit(1)
+    )
+
+
+def check_predeploy_drift(ctx: MoveContext) -> Iterator[str]:
+    tier = ctx.tier_policy
+    if not tier.predeploy_drift_required:
+        return
+    record = latest(ctx.session, ctx.version, CHECK)
+    label = ctx.version.label.replace("/", " ")
+    if record is None:
+        yield (
+            f"no pre-deployment drift check: run `mlgov monitor drift {label} --current FILE`"
+            " on data newer than the reference"
+        )
+        return
+    ref = current_reference(ctx.session, ctx.version)
+    if ref is not None and (
+        record.reference_sha256 != ref.sha256 or record.created_at < ref.created_at
+    ):
+        yield f"drift check {record.id} was made against another reference dataset: run it again"
+    if ref is not None and record.current_sha256 == ref.sha256:
+        yield f"drift check {record.id} compared the reference with itself: use newer data"
+    age = ctx.now - record.created_at
+    if age > timedelta(days=tier.predeploy_drift_max_age_days):
+        yield (
+            f"drift check {record.id} is {age.days} days old "
+            f"(the policy allows {tier.predeploy_drift_max_age_days})"
+        )
+    if record.drift_detected:
+        drifted = [t["column"] for t in record.columns.get("tests", []) if t["drifted"]]
+        yield (
+            f"drift check {record.id} detected drift in {', '.join(drifted) or 'the data'} "
+            f"(share {record.drifted_share:.2f} >= {record.share_threshold:.2f})"
+        )
+
+
+def drift_section(session: Session, version: ModelVersion) -> dict[str, Any] | None:
+    record = latest(session, version, CHECK)
+    if record is None:
+        return None
+    return {
+        k: v
+        for k, v in record_view(record, version).items()
+        if k
+        in (
+            "result_id",
+            "time",
+            "engine",
+            "drift_detected",
+            "drifted_share",
+            "drifted_columns",
+            "current_sha256",
+        )
+    }
+
+
+def register(gates: Gates) -> None:
+    gates.add_check(Stage.DEPLOY, "drift", check_predeploy_drift)
