@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
+from mlgov.governance.deployments import suspend_version
 from mlgov.governance.drift_checks import MONITOR, latest, run_check, store_result
 from mlgov.governance.errors import BadInput, MlgovError, Refused
 from mlgov.governance.lifecycle import SERVING_STAGES, Health
@@ -138,10 +139,13 @@ def check_version(gov: Governance, actor: str, model: str, version: str) -> dict
                 if registry is not None:
                     mirror_version(s, registry, v)
                 if "suspend" in actions:
-                    gov.ports["deployer"].suspend(
-                        model,
-                        version,
-                        reason=f"health {health.value}: drift share {result.drifted_share:.2f}",
+                    suspend_version(
+                        gov,
+                        s,
+                        v,
+                        actor,
+                        f"health {health.value}: drift share "
+                        f"{result.drifted_share:.2f} reached the policy's level",
                     )
         if "notify" in actions:
             gov.notify(

@@ -140,6 +140,42 @@ class PredictionSource(Protocol):
         """Write the feature columns of requests logged after `since` to `out` (Parquet)."""
 
 
-class KillSwitch(Protocol):
-    def suspend(self, model: str, version: str, *, reason: str) -> None:
-        """Make every target serving this version answer 503 with the reason."""
+@dataclass(frozen=True)
+class PreparedDeployment:
+    """What the deployer built for a target before governance records the deployment."""
+
+    target: str
+    bento_model_tag: str
+    bento_tag: str | None
+    manifest_path: Path
+
+
+class Deployer(Protocol):
+    def prepare(
+        self,
+        *,
+        target: str,
+        model: str,
+        version: str,
+        model_uri: str,
+        fingerprint_digest: str,
+        features: Sequence[Mapping[str, str]],
+        metadata: Mapping[str, Any],
+    ) -> PreparedDeployment:
+        """Import the model into the serving store, build the service, write its manifest."""
+
+    def discard(self, prepared: PreparedDeployment) -> None:
+        """Undo prepare() when governance could not record the deployment."""
+
+    def set_status(
+        self,
+        target: str,
+        *,
+        state: str,
+        reason: str,
+        model: str,
+        version: str,
+        manifest_path: Path,
+    ) -> None:
+        """The kill switch and the pointer to what the target serves: serving, suspended,
+        undeployed or retired. A running server picks the change up within seconds."""

@@ -241,3 +241,27 @@ class DriftRecord(Base):
     report_json: Mapped[str | None] = mapped_column(Text)
     window_start: Mapped[datetime | None]
     window_end: Mapped[datetime | None]
+
+
+class Deployment(Base):
+    """A version serving on a target. One active row per target; the rest is history."""
+
+    __tablename__ = "deployments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    target: Mapped[str] = mapped_column(String(128), index=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"), index=True)
+    bento_model_tag: Mapped[str] = mapped_column(String(256))
+    bento_tag: Mapped[str | None] = mapped_column(String(256))
+    manifest_path: Mapped[str] = mapped_column(Text)
+    fingerprint_digest: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(
+        String(16)
+    )  # active/superseded/rolled_back/undeployed/retired
+    deployed_at: Mapped[datetime]
+    deployed_by: Mapped[str] = mapped_column(String(64))
+    previous_id: Mapped[int | None] = mapped_column(ForeignKey("deployments.id"))
+    verified_at: Mapped[datetime | None]
+    ended_at: Mapped[datetime | None]
+    ended_by: Mapped[str | None] = mapped_column(String(64))
+    end_reason: Mapped[str | None] = mapped_column(Text)

@@ -6,6 +6,7 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from mlgov.governance.errors import NotFound
 from mlgov.governance.ports import RegisteredVersion, RegistryModelState, RegistryVersionState
@@ -23,10 +24,11 @@ class FakeRegistry:
     references: dict[tuple[str, str], str] = field(default_factory=dict)
     calls: list[str] = field(default_factory=list)
     fail_on: set[str] = field(default_factory=set)
+    fail_versions: set[str] = field(default_factory=set)  # mirror fails for these versions
 
-    def _maybe_fail(self, op: str) -> None:
+    def _maybe_fail(self, op: str, version: str | None = None) -> None:
         self.calls.append(op)
-        if op in self.fail_on:
+        if op in self.fail_on or (version is not None and version in self.fail_versions):
             from mlgov.governance.errors import ExternalError
 
             raise ExternalError(f"fake registry refused {op}")
@@ -78,7 +80,7 @@ class FakeRegistry:
         set_aliases: Sequence[str] = (),
         remove_aliases: Sequence[str] = (),
     ) -> None:
-        self._maybe_fail("mirror")
+        self._maybe_fail("mirror", version)
         self.tags.setdefault((model, version), {}).update(tags)
         model_aliases = self.aliases.setdefault(model, {})
         for alias in set_aliases:
@@ -113,3 +115,86 @@ class FakeRegistry:
 
     def list_models(self) -> list[str]:
         return sorted({m for m, _ in self.files})
+
+
+@dataclass
+class FakeDeployer:
+    """Records what a real deployer would build and every status written to a target."""
+
+    root: Path
+    statuses: dict[str, dict[str, str]] = field(default_factory=dict)
+    prepared: list[str] = field(default_factory=list)
+    discarded: list[str] = field(default_factory=list)
+
+    def prepare(self, *, target, model, version, model_uri, fingerprint_digest, features, metadata):
+        from mlgov.governance.ports import PreparedDeployment
+
+        tag = f"{model}:{version}-{len(self.prepared)}"
+        self.prepared.append(tag)
+        manifest = self.root / target / f"{tag.replace(':', '-')}.json"
+        manifest.parent.mkdir(parents=True, exist_ok=True)
+        manifest.write_text("{}")
+        return PreparedDeployment(
+            target=target, bento_model_tag=tag, bento_tag=None, manifest_path=manifest
+        )
+
+    def discard(self, prepared) -> None:
+        self.discarded.append(prepared.bento_model_tag)
+
+    def set_status(self, target, *, state, reason, model, version, manifest_path) -> None:
+        self.statuses[target] = {"state": state, "reason": reason, "version": version}
+
+
+@dataclass
+class FakeDriftChecker:
+    """Returns a prepared DriftResult: the share of columns to call drifted is settable."""
+
+    drifted_share: float = 0.0
+    columns: tuple[str, ...] = ("x", "y")
+    calls: int = 0
+
+    def __call__(self, engine: str, ignore_extra: bool) -> FakeDriftChecker:
+        return self
+
+    def check(self, reference, current, spec, *, html_out=None, json_out=None):
+        from mlgov.governance.drift import ColumnDrift, DriftResult
+
+        self.calls += 1
+        n_drifted = round(self.drifted_share * len(self.columns))
+        cols = tuple(
+            ColumnDrift(c, "numerical", "ks", 0.01 if i < n_drifted else 0.5, 0.05, i < n_drifted)
+            for i, c in enumerate(self.columns)
+        )
+        for out in (html_out, json_out):
+            if out is not None:
+                Path(out).write_text("<html>fake report</html>")
+        share = n_drifted / len(self.columns)
+        return DriftResult(
+            columns=cols,
+            drifted_share=share,
+            share_threshold=spec.share_threshold,
+            drift_detected=share >= spec.share_threshold,
+            reference_rows=10,
+            current_rows=10,
+            engine="fake",
+        )
+
+
+@dataclass
+class FakePredictions:
+    """A prediction log: batches appended by tests, exported after `since`."""
+
+    batches: list[tuple[Any, int]] = field(default_factory=list)  # (time, rows)
+
+    def export(self, model, version, *, since, out, columns):
+        from mlgov.governance.ports import PredictionBatch
+
+        new = [(t, n) for t, n in self.batches if since is None or t > since]
+        rows = sum(n for _, n in new)
+        Path(out).write_text("x\n" + "1\n" * rows)
+        return PredictionBatch(
+            rows=rows,
+            sha256=hashlib.sha256(str(new).encode()).hexdigest(),
+            first=new[0][0] if new else None,
+            last=new[-1][0] if new else None,
+        )

@@ -124,3 +124,60 @@ def in_train(governed, tmp_path: Path) -> Governance:
     record_reference(governed, "ds1", "credit", "1", ref)
     governed.promote("ds1", "credit", "1", "train")
     return governed
+
+
+@pytest.fixture
+def operated(in_train, tmp_path: Path):
+    """`in_train` plus fake deployer, drift checker and prediction log, with the app's gates."""
+    from mlgov.governance import deployments, drift_checks
+    from mlgov.governance.testing import FakeDeployer, FakeDriftChecker, FakePredictions
+
+    drift_checks.register(in_train.gates)
+    deployments.register(in_train.gates)
+    in_train.ports.update(
+        deployer=FakeDeployer(tmp_path / "targets"),
+        drift=FakeDriftChecker(),
+        predictions=FakePredictions(),
+    )
+    (in_train.home / "reports").mkdir(parents=True, exist_ok=True)
+    return in_train
+
+
+class Operations:
+    """Steps tests repeat on the `operated` service: approve, drift-check data, a second
+    version deployed to the same target."""
+
+    def __init__(self, gov: Governance, tmp_path: Path, high_card: dict[str, str]) -> None:
+        self.gov, self.tmp, self.card = gov, tmp_path, high_card
+
+    def approve(self, version: str = "1") -> None:
+        from mlgov.governance import approvals
+
+        approvals.request_approval(self.gov, "ds1", "credit", version)
+        approvals.decide(self.gov, "ro1", "credit", version, approve=True)
+        approvals.decide(self.gov, "ro2", "credit", version, approve=True)
+
+    def current(self) -> Path:
+        f = self.tmp / "current.csv"
+        f.write_text("x\n5.0\n6.0\n")
+        return f
+
+    def second_version(self) -> None:
+        from mlgov.governance import cards, deployments
+        from mlgov.governance.drift_checks import record_drift
+        from mlgov.governance.references import record_reference
+
+        self.gov.register("ds1", "credit", risk_tier="high", purpose="v2", run_id="r2")
+        cards.set_card(self.gov, "ds1", "credit", "2", self.card)
+        ref = self.tmp / "ref2.csv"
+        ref.write_text("x\n1.5\n2.5\n")
+        record_reference(self.gov, "ds1", "credit", "2", ref)
+        self.gov.promote("ds1", "credit", "2", "train")
+        self.approve("2")
+        record_drift(self.gov, "eng", "credit", "2", self.current())
+        deployments.deploy(self.gov, "eng", "credit", "2", target="scoring")
+
+
+@pytest.fixture
+def ops(operated, tmp_path: Path, high_card) -> Operations:
+    return Operations(operated, tmp_path, high_card)

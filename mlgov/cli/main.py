@@ -67,9 +67,16 @@ def cli(ctx: click.Context, user: str | None, policy: str | None, home: str | No
 
 
 def _register_commands() -> None:
-    from mlgov.cli import approval_cmds, audit_cmds, model_cmds, setup_cmds
+    from mlgov.cli import (
+        approval_cmds,
+        audit_cmds,
+        deploy_cmds,
+        model_cmds,
+        monitor_cmds,
+        setup_cmds,
+    )
 
-    for module in (setup_cmds, model_cmds, approval_cmds, audit_cmds):
+    for module in (setup_cmds, model_cmds, approval_cmds, deploy_cmds, monitor_cmds, audit_cmds):
         for command in module.COMMANDS:
             cli.add_command(command)
 

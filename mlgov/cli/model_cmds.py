@@ -95,19 +95,89 @@ def promote(model, version, to, reason, check, fmt) -> None:
         emit_object(result, fmt)
 
 
+STALE_COLUMNS = ["model", "version", "stage", "rule", "detail", "last_activity", "serving"]
+
+
 @click.command()
-@click.argument("model")
-@click.argument("version")
-@click.option("--reason", required=True, help="Why the version is retired (kept on record).")
+@click.argument("model", required=False)
+@click.argument("version", required=False)
+@click.option("--reason", help="Why the version is retired (kept on record).")
 @click.option("--force", is_flag=True, help="Retire even if a rollback candidate exists.")
+@click.option("--stale", is_flag=True, help="Find stale versions by the policy's rules instead.")
+@click.option("--days", type=int, help="With --stale: days without activity (default: policy).")
+@click.option("--model", "only_model", help="With --stale: only this model.")
+@click.option("--dry-run", is_flag=True, help="With --stale: list what would be retired.")
+@click.option("--yes", is_flag=True, help="With --stale: do not ask for confirmation.")
+@click.option(
+    "--include-serving", is_flag=True, help="With --stale: also retire versions that are serving."
+)
 @format_option()
-def retire(model, version, reason, force, fmt) -> None:
-    """Retire VERSION of MODEL for good: it never serves again; evidence is kept."""
-    result = gov().retire(actor(), model, version, reason=reason, force=force)
-    if fmt == "table":
-        click.echo(f"{model}/{version}: {result['from']} -> retire")
-    else:
+def retire(
+    model, version, reason, force, stale, days, only_model, dry_run, yes, include_serving, fmt
+) -> None:
+    """Retire VERSION of MODEL for good (it never serves again; evidence is kept), or with
+    --stale every version matched by a staleness rule."""
+    if not stale:
+        if not (model and version):
+            raise click.UsageError("give MODEL and VERSION, or --stale")
+        if not reason:
+            raise click.UsageError("retiring needs --reason saying why")
+        if any((days, only_model, dry_run, yes, include_serving)):
+            raise click.UsageError(
+                "--days/--model/--dry-run/--yes/--include-serving go with --stale"
+            )
+        result = gov().retire(actor(), model, version, reason=reason, force=force)
+        if fmt == "table":
+            click.echo(f"{model}/{version}: {result['from']} -> retire")
+        else:
+            emit_object(result, fmt)
+        return
+    if model or version or reason:
+        raise click.UsageError("--stale takes no MODEL/VERSION/--reason: the rule is the reason")
+    _retire_stale(days, only_model, dry_run, yes, include_serving, fmt)
+
+
+def _retire_stale(days, only_model, dry_run, yes, include_serving, fmt) -> None:
+    import sys
+
+    from mlgov.governance.staleness import find_stale, retire_stale
+
+    g = gov()
+    found = find_stale(g, actor(), days=days, model=only_model, include_serving=include_serving)
+    if dry_run or not found:
+        emit_rows([f.to_dict() for f in found], STALE_COLUMNS, fmt)
+        if fmt == "table":
+            click.echo(
+                f"{len(found)} stale version(s)"
+                + (" (dry run: nothing changed)" if dry_run else ""),
+                err=True,
+            )
+        return
+    if not yes:
+        if not sys.stdin.isatty():
+            raise click.UsageError(
+                "refusing to retire without confirmation: add --yes (no terminal to ask on)"
+            )
+        emit_rows([f.to_dict() for f in found], STALE_COLUMNS, "table")
+        click.confirm(f"Retire these {len(found)} version(s)?", abort=True)
+    result = retire_stale(g, actor(), found, include_serving=include_serving)
+    if fmt == "json":
         emit_object(result, fmt)
+    else:
+        rows = (
+            [r | {"outcome": "retired"} for r in result["retired"]]
+            + [r | {"outcome": "skipped: " + r["why"]} for r in result["skipped"]]
+            + [r | {"outcome": "FAILED: " + r["error"]} for r in result["failed"]]
+        )
+        emit_rows(rows, ["model", "version", "rule", "outcome"], fmt)
+        if fmt == "table":
+            click.echo(
+                f"{len(result['retired'])} retired, {len(result['skipped'])} skipped, "
+                f"{len(result['failed'])} failed",
+                err=True,
+            )
+    if result["failed"]:
+        raise click.exceptions.Exit(1)
 
 
 @models.command("card")

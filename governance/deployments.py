@@ -1,0 +1,439 @@
+"""Deployments: which version serves on which target, and the moves around them.
+
+`deploy` builds the service through the Deployer port (outside any transaction: it is slow),
+then promotes the version to `deploy` with the deployment recorded by the move's effect, so the
+stage, the deployment row and the audit event commit together; if the move is refused, what
+was built is discarded. Rollback, undeploy, retire and `suspend` switch the target's status
+file, which the running server reads (the hot path never touches the database).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from mlgov.governance.approvals import binding_problems
+from mlgov.governance.clock import isoformat
+from mlgov.governance.errors import BadInput, NotFound, Refused
+from mlgov.governance.gates import Gates, MoveContext
+from mlgov.governance.lifecycle import Health, Stage
+from mlgov.governance.mirror import mirror_version
+from mlgov.governance.references import current_reference
+from mlgov.governance.roles import Action
+from mlgov.governance.tables import Deployment, ModelVersion
+
+if TYPE_CHECKING:
+    from mlgov.governance.ports import PreparedDeployment
+    from mlgov.governance.service import Governance
+
+ACTIVE = "active"
+_TARGET_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
+
+
+def validate_target(name: str) -> str:
+    if (
+        not name
+        or len(name) > 128
+        or not set(name) <= _TARGET_CHARS
+        or name[0] in ".-"
+        or ".." in name
+    ):
+        raise BadInput(
+            f"target name {name!r}: use 1-128 letters, digits, '_', '.' or '-', "
+            "starting with a letter or digit"
+        )
+    return name
+
+
+def active_on(session: Session, target: str) -> Deployment | None:
+    return session.scalar(
+        select(Deployment).where(Deployment.target == target, Deployment.state == ACTIVE)
+    )
+
+
+def active_for_version(session: Session, version: ModelVersion) -> list[Deployment]:
+    return list(
+        session.scalars(
+            select(Deployment).where(
+                Deployment.version_id == version.id, Deployment.state == ACTIVE
+            )
+        )
+    )
+
+
+def deployment_view(session: Session, d: Deployment) -> dict[str, Any]:
+    v = session.get(ModelVersion, d.version_id)
+    return {
+        "id": d.id,
+        "target": d.target,
+        "model": v.model.name,
+        "version": v.version,
+        "state": d.state,
+        "since": isoformat(d.deployed_at),
+        "by": d.deployed_by,
+        "verified_at": isoformat(d.verified_at) if d.verified_at else None,
+        "health": v.health,
+        "stage": v.stage,
+        "bento_model_tag": d.bento_model_tag,
+        "bento_tag": d.bento_tag,
+        "fingerprint_digest": d.fingerprint_digest,
+        "previous_id": d.previous_id,
+        "ended_at": isoformat(d.ended_at) if d.ended_at else None,
+        "end_reason": d.end_reason,
+    }
+
+
+def _end(gov: Governance, s: Session, d: Deployment, state: str, actor: str, reason: str) -> None:
+    d.state, d.ended_at, d.ended_by, d.end_reason = state, gov.now(), actor, reason
+
+
+def _status(gov: Governance, d: Deployment, state: str, reason: str, v: ModelVersion) -> None:
+    from pathlib import Path
+
+    gov.ports["deployer"].set_status(
+        d.target,
+        state=state,
+        reason=reason,
+        model=v.model.name,
+        version=v.version,
+        manifest_path=Path(d.manifest_path),
+    )
+
+
+# --- deploy ---------------------------------------------------------------------------------
+
+
+def check_deployment_built(ctx: MoveContext) -> Iterator[str]:
+    if "prepared" not in ctx.options:
+        yield (
+            f"no deployment was built: use `mlgov deploy {ctx.version.label.replace('/', ' ')}`"
+            " (it runs this gate, builds the service and records the deployment)"
+        )
+
+
+def check_health(ctx: MoveContext) -> Iterator[str]:
+    if ctx.version.health == Health.BREACH.value:
+        yield "health is breach: a risk officer must review (mlgov monitor ack) and it must recover"
+
+
+def record_deployment(ctx: MoveContext) -> None:
+    prepared: PreparedDeployment = ctx.options["prepared"]
+    gov: Governance = ctx.ports["governance"]
+    s, v = ctx.session, ctx.version
+    previous = active_on(s, prepared.target)
+    if previous is not None:
+        _end(gov, s, previous, "superseded", ctx.actor, f"replaced by {v.label}")
+    d = Deployment(
+        target=prepared.target,
+        version_id=v.id,
+        bento_model_tag=prepared.bento_model_tag,
+        bento_tag=prepared.bento_tag,
+        manifest_path=str(prepared.manifest_path),
+        fingerprint_digest=v.fingerprint_digest,
+        state=ACTIVE,
+        deployed_at=ctx.now,
+        deployed_by=ctx.actor,
+        previous_id=previous.id if previous else None,
+    )
+    s.add(d)
+    s.flush()
+    ctx.audit_payload["deployment"] = {
+        "target": d.target,
+        "id": d.id,
+        "bento_tag": d.bento_tag or d.bento_model_tag,
+        "previous_id": d.previous_id,
+    }
+    _status(gov, d, "serving", f"{v.label} deployed by {ctx.actor}", v)
+
+
+def deploy(
+    gov: Governance, actor: str, model: str, version: str, *, target: str | None = None
+) -> dict[str, Any]:
+    target = validate_target(target or model)
+    with gov.store.read() as s:
+        gov.authorize(s, actor, Action.DEPLOY)
+        v = gov.version(s, model, version)
+        if v.stage != Stage.TRAIN.value:
+            raise Refused(
+                f"{v.label} is in stage {v.stage}: only a version in train is deployed"
+                + ("" if v.stage != Stage.RETIRE.value else " (retired is final)")
+            )
+    # The gate first, so nothing is built for a version that would be refused.
+    for sweep in gov.gates.sweeps_for(Stage.DEPLOY):
+        sweep(gov, actor, model, version)
+    unmet = [
+        u
+        for u in gov.gate_preview(actor, model, version, Stage.DEPLOY.value)
+        if u["check"] != "deployment"
+    ]
+    if unmet:
+        from mlgov.governance.errors import GateRefused, Unmet
+
+        raise GateRefused(Stage.DEPLOY.value, [Unmet(u["check"], u["message"]) for u in unmet])
+    with gov.store.read() as s:
+        v = gov.version(s, model, version)
+        request_summary = _approval_summary(s, v)
+        features = (v.lineage.get("signature") or {}).get("inputs") or []
+        model_uri, digest = v.source_uri, v.fingerprint_digest
+    if not features:
+        raise Refused(
+            f"{v.label} has no input signature: mlgov serves only models logged "
+            "with a signature (inputs are validated against it)"
+        )
+    prepared = gov.ports["deployer"].prepare(
+        target=target,
+        model=model,
+        version=str(version),
+        model_uri=model_uri,
+        fingerprint_digest=digest,
+        features=features,
+        metadata={"approvals": request_summary, "stage": Stage.DEPLOY.value},
+    )
+    try:
+        result = gov.promote(
+            actor, model, version, Stage.DEPLOY.value, options={"prepared": prepared}
+        )
+    except BaseException:
+        gov.ports["deployer"].discard(prepared)
+        raise
+    return result | {
+        "target": target,
+        "bento_model_tag": prepared.bento_model_tag,
+        "bento_tag": prepared.bento_tag,
+    }
+
+
+def _approval_summary(s: Session, v: ModelVersion) -> dict[str, Any]:
+    from mlgov.governance.approvals import latest_request
+
+    request = latest_request(s, v)
+    if request is None:
+        return {}
+    return {
+        "request_id": request.id,
+        "state": request.state,
+        "approved_by": sorted(d.approver for d in request.decisions if d.decision == "approve"),
+        "snapshot_hash": request.snapshot_hash,
+    }
+
+
+# --- operations on a target -------------------------------------------------------------------
+
+
+def _active(s: Session, target: str) -> Deployment:
+    validate_target(target)
+    d = active_on(s, target)
+    if d is None:
+        known = s.scalar(select(Deployment.id).where(Deployment.target == target).limit(1))
+        if known is None:
+            raise NotFound(f"unknown target '{target}'", hint="see `mlgov deployments list`")
+        raise Refused(f"target '{target}' serves nothing now")
+    return d
+
+
+def rollback(gov: Governance, actor: str, target: str) -> dict[str, Any]:
+    with gov.store.transaction() as s:
+        gov.authorize(s, actor, Action.OPERATE)
+        current = _active(s, target)
+        if current.previous_id is None:
+            raise Refused(f"target '{target}' has no previous version to roll back to")
+        previous = s.get(Deployment, current.previous_id)
+        old_v = s.get(ModelVersion, previous.version_id)
+        cur_v = s.get(ModelVersion, current.version_id)
+        if old_v.stage == Stage.RETIRE.value:
+            raise Refused(f"cannot roll back to {old_v.label}: it is retired")
+        problems = list(binding_problems(gov, s, old_v))
+        if problems:
+            raise Refused(f"cannot roll back to {old_v.label}: " + "; ".join(problems))
+        _end(gov, s, current, "rolled_back", actor, f"rolled back to {old_v.label}")
+        d = Deployment(
+            target=target,
+            version_id=old_v.id,
+            bento_model_tag=previous.bento_model_tag,
+            bento_tag=previous.bento_tag,
+            manifest_path=previous.manifest_path,
+            fingerprint_digest=previous.fingerprint_digest,
+            state=ACTIVE,
+            deployed_at=gov.now(),
+            deployed_by=actor,
+            previous_id=previous.previous_id,
+            verified_at=None,
+        )
+        s.add(d)
+        s.flush()
+        gov.touch(old_v)
+        gov.audit(
+            s,
+            actor,
+            "deployment.rollback",
+            f"model:{old_v.label}",
+            {
+                "target": target,
+                "from_version": cur_v.version,
+                "to_version": old_v.version,
+                "deployment_id": d.id,
+            },
+        )
+        registry = gov.ports.get("registry")
+        if registry is not None:
+            registry.mirror(old_v.model.name, old_v.version, tags={}, set_aliases=["champion"])
+        _status(gov, d, "serving", f"rolled back to {old_v.label} by {actor}", old_v)
+        return deployment_view(s, d)
+
+
+def undeploy(gov: Governance, actor: str, target: str, *, reason: str | None = None) -> dict:
+    with gov.store.transaction() as s:
+        gov.authorize(s, actor, Action.OPERATE)
+        d = _active(s, target)
+        v = s.get(ModelVersion, d.version_id)
+        why = (reason or "").strip() or f"undeployed by {actor}"
+        _end(gov, s, d, "undeployed", actor, why)
+        gov.touch(v)
+        gov.audit(
+            s,
+            actor,
+            "deployment.undeploy",
+            f"model:{v.label}",
+            {"target": target, "deployment_id": d.id, "reason": why},
+        )
+        registry = gov.ports.get("registry")
+        s.flush()
+        if registry is not None:
+            mirror_version(s, registry, v)
+        _status(gov, d, "undeployed", why, v)
+        return deployment_view(s, d)
+
+
+def suspend_version(
+    gov: Governance, s: Session, v: ModelVersion, actor: str, reason: str
+) -> list[str]:
+    """Monitoring's `suspend` action: every target serving the version answers 503."""
+    targets = []
+    for d in active_for_version(s, v):
+        gov.audit(
+            s,
+            actor,
+            "deployment.suspend",
+            f"model:{v.label}",
+            {"target": d.target, "deployment_id": d.id, "reason": reason},
+        )
+        _status(gov, d, "suspended", reason, v)
+        targets.append(d.target)
+    return targets
+
+
+def record_verification(gov: Governance, actor: str, target: str, *, probe: str) -> dict:
+    """The served target answered ready and a probe prediction succeeded: record it and move
+    the version deploy -> evaluate (the evaluate gate checks the verification)."""
+    with gov.store.transaction() as s:
+        gov.authorize(s, actor, Action.OPERATE)
+        d = _active(s, target)
+        v = s.get(ModelVersion, d.version_id)
+        if d.verified_at is None:
+            d.verified_at = gov.now()
+            gov.audit(
+                s,
+                actor,
+                "deployment.verify",
+                f"model:{v.label}",
+                {"target": target, "deployment_id": d.id, "probe": probe},
+            )
+        model, version, stage = v.model.name, v.version, v.stage
+    moved = None
+    if stage == Stage.DEPLOY.value:
+        moved = gov.promote(
+            actor, model, version, Stage.EVALUATE.value, reason=f"verified on target {target}"
+        )
+    return {
+        "target": target,
+        "model": model,
+        "version": version,
+        "stage": moved["stage"] if moved else stage,
+    }
+
+
+def check_verified(ctx: MoveContext) -> Iterator[str]:
+    active = active_for_version(ctx.session, ctx.version)
+    if not any(d.verified_at for d in active):
+        yield (
+            "deployment not verified: serve the target (`mlgov serve TARGET`) so it answers "
+            "ready and a probe prediction succeeds"
+        )
+    if current_reference(ctx.session, ctx.version) is None:
+        yield "no reference dataset recorded: monitoring has nothing to compare with"
+
+
+def end_on_retire(ctx: MoveContext) -> None:
+    gov: Governance = ctx.ports["governance"]
+    for d in active_for_version(ctx.session, ctx.version):
+        _end(gov, ctx.session, d, "retired", ctx.actor, f"version retired: {ctx.reason}")
+        gov.audit(
+            ctx.session,
+            ctx.actor,
+            "deployment.end",
+            f"model:{ctx.version.label}",
+            {"target": d.target, "deployment_id": d.id, "reason": "retired"},
+        )
+        _status(gov, d, "retired", f"{ctx.version.label} retired: {ctx.reason}", ctx.version)
+
+
+def check_rollback_first(ctx: MoveContext) -> Iterator[str]:
+    if ctx.options.get("force"):
+        return
+    for d in active_for_version(ctx.session, ctx.version):
+        if d.previous_id is None:
+            continue
+        previous = ctx.session.get(Deployment, d.previous_id)
+        old_v = ctx.session.get(ModelVersion, previous.version_id)
+        gov = ctx.ports["governance"]
+        if old_v.stage != Stage.RETIRE.value and not list(
+            binding_problems(gov, ctx.session, old_v)
+        ):
+            yield (
+                f"{ctx.version.label} is serving on target '{d.target}' and the previous "
+                f"approved version {old_v.label} could take over: run `mlgov rollback "
+                f"{d.target}` first, or retire with --force"
+            )
+
+
+def list_deployments(gov: Governance, actor: str, *, all_states: bool = False) -> list[dict]:
+    with gov.store.read() as s:
+        gov.authorize(s, actor, Action.READ)
+        stmt = select(Deployment).order_by(Deployment.target, Deployment.id)
+        if not all_states:
+            stmt = stmt.where(Deployment.state == ACTIVE)
+        return [deployment_view(s, d) for d in s.scalars(stmt)]
+
+
+def current_manifest(gov: Governance, actor: str, target: str) -> dict[str, Any]:
+    with gov.store.read() as s:
+        gov.authorize(s, actor, Action.OPERATE)
+        return deployment_view(s, _active(s, target)) | {
+            "manifest_path": _active(s, target).manifest_path
+        }
+
+
+def deployment_section(s: Session, v: ModelVersion) -> list[dict[str, Any]]:
+    rows = s.scalars(
+        select(Deployment).where(Deployment.version_id == v.id).order_by(Deployment.id)
+    )
+    return [
+        {
+            k: val
+            for k, val in deployment_view(s, d).items()
+            if k in ("id", "target", "state", "since", "verified_at", "ended_at", "end_reason")
+        }
+        for d in rows
+    ]
+
+
+def register(gates: Gates) -> None:
+    gates.add_check(Stage.DEPLOY, "deployment", check_deployment_built)
+    gates.add_check(Stage.DEPLOY, "health", check_health)
+    gates.add_effect(Stage.DEPLOY, "record_deployment", record_deployment)
+    gates.add_check(Stage.EVALUATE, "verified", check_verified)
+    gates.add_check(Stage.RETIRE, "rollback_first", check_rollback_first)
+    gates.add_effect(Stage.RETIRE, "end_deployments", end_on_retire)

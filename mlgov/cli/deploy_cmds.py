@@ -1,0 +1,133 @@
+"""Deployment: deploy, serve, rollback, undeploy, deployments list."""
+
+from __future__ import annotations
+
+import click
+
+from mlgov.cli.context import actor, gov, state
+from mlgov.cli.output import emit_object, emit_rows, format_option
+
+DEPLOYMENT_COLUMNS = [
+    "target",
+    "model",
+    "version",
+    "state",
+    "since",
+    "verified_at",
+    "health",
+    "stage",
+]
+
+
+@click.command()
+@click.argument("model")
+@click.argument("version")
+@click.option("--target", help="Serving target name (default: the model name).")
+@format_option()
+def deploy(model, version, target, fmt) -> None:
+    """Deploy an approved VERSION of MODEL: runs the deploy gate, builds the service."""
+    from mlgov.governance.deployments import deploy as run
+
+    click.echo(
+        f"deploying {model}/{version}: checking the gate, then building the service...", err=True
+    )
+    result = run(gov(), actor(), model, version, target=target)
+    if fmt == "table":
+        click.echo(
+            f"{model}/{version} deployed to target '{result['target']}' "
+            f"(BentoML model {result['bento_model_tag']}); start it with "
+            f"`mlgov serve {result['target']}`"
+        )
+    else:
+        emit_object(result, fmt)
+
+
+@click.command()
+@click.argument("target")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port",
+    default=3000,
+    show_default=True,
+    type=click.IntRange(1, 65535),
+    help="Port to listen on.",
+)
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Server worker processes.",
+)
+@click.option(
+    "--no-verify", is_flag=True, help="Do not probe the service and move the version into evaluate."
+)
+def serve(target, host, port, workers, no_verify) -> None:
+    """Run the HTTP service of TARGET's current version until interrupted.
+
+    Once it answers ready and a probe prediction succeeds, the version moves deploy -> evaluate.
+    """
+    from mlgov.app import serve_target
+
+    serve_target(
+        gov(),
+        state().settings,
+        actor(),
+        target,
+        host=host,
+        port=port,
+        workers=workers,
+        verify=not no_verify,
+        announce=lambda msg: click.echo(msg, err=True),
+    )
+
+
+@click.command()
+@click.argument("target")
+@format_option()
+def rollback(target, fmt) -> None:
+    """Switch TARGET back to its previous version (still approved and bound)."""
+    from mlgov.governance.deployments import rollback as run
+
+    result = run(gov(), actor(), target)
+    if fmt == "table":
+        click.echo(
+            f"target '{target}' now serves {result['model']}/{result['version']}; a "
+            "running server switches within seconds (or says a restart is needed)"
+        )
+    else:
+        emit_object(result, fmt)
+
+
+@click.command()
+@click.argument("target")
+@click.option("--reason", help="Why it stops serving (kept on record).")
+@format_option()
+def undeploy(target, reason, fmt) -> None:
+    """Stop TARGET serving: its server answers 503 within seconds."""
+    from mlgov.governance.deployments import undeploy as run
+
+    result = run(gov(), actor(), target, reason=reason)
+    if fmt == "table":
+        click.echo(f"target '{target}' undeployed ({result['model']}/{result['version']})")
+    else:
+        emit_object(result, fmt)
+
+
+@click.group()
+def deployments() -> None:
+    """Serving targets and their history."""
+
+
+@deployments.command("list")
+@click.option("--all", "all_states", is_flag=True, help="Include ended deployments.")
+@format_option()
+def deployments_list(all_states, fmt) -> None:
+    """Show targets, the version each serves, since when, and its health."""
+    from mlgov.governance.deployments import list_deployments
+
+    rows = list_deployments(gov(), actor(), all_states=all_states)
+    emit_rows(rows, DEPLOYMENT_COLUMNS + (["end_reason"] if all_states else []), fmt)
+
+
+COMMANDS = [deploy, serve, rollback, undeploy, deployments]

@@ -1,0 +1,148 @@
+"""Monitoring: drift checks, health runs, history, review acknowledgement."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from mlgov.cli.context import actor, gov
+from mlgov.cli.output import emit_object, emit_rows, format_option
+
+HISTORY_COLUMNS = [
+    "result_id",
+    "time",
+    "purpose",
+    "engine",
+    "drift_detected",
+    "drifted_share",
+    "health",
+    "current_rows",
+    "drifted_columns",
+]
+COLUMN_COLUMNS = ["column", "kind", "test", "score", "threshold", "drifted"]
+
+
+@click.group()
+def monitor() -> None:
+    """Drift and data-quality checks, health in evaluation."""
+
+
+@monitor.command("drift")
+@click.argument("model")
+@click.argument("version")
+@click.option(
+    "--current",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="The data to check (CSV or Parquet).",
+)
+@click.option(
+    "--reference",
+    type=click.Path(dir_okay=False),
+    help="Compare with this file instead of the recorded reference dataset.",
+)
+@click.option(
+    "--html",
+    "html_out",
+    type=click.Path(dir_okay=False),
+    help="Also write the Evidently HTML report here.",
+)
+@click.option("--sample", type=int, help="Draw a reproducible sample of N rows per side.")
+@click.option("--seed", type=int, help="Seed of the sample (default: drawn and recorded).")
+@click.option(
+    "--engine",
+    type=click.Choice(["fast", "evidently"]),
+    help="Which engine decides (default: the policy's).",
+)
+@format_option()
+def monitor_drift(model, version, current, reference, html_out, sample, seed, engine, fmt):
+    """Check CURRENT data against VERSION's reference; record the result and its reports."""
+    from mlgov.governance.drift_checks import record_drift
+
+    click.echo(f"checking drift of {current} against {model}/{version}'s reference...", err=True)
+    view = record_drift(
+        gov(),
+        actor(),
+        model,
+        version,
+        Path(current),
+        reference=Path(reference) if reference else None,
+        html_out=Path(html_out) if html_out else None,
+        sample=sample,
+        seed=seed,
+        engine=engine,
+    )
+    if fmt == "json":
+        emit_object(view, fmt)
+        return
+    if fmt == "csv":
+        emit_rows(view["columns"], COLUMN_COLUMNS, fmt)
+        return
+    emit_rows(view["columns"], COLUMN_COLUMNS, fmt)
+    verdict = "DRIFT DETECTED" if view["drift_detected"] else "no drift"
+    click.echo(
+        f"{verdict}: {len(view['drifted_columns'])} of {len(view['columns'])} columns "
+        f"drifted (share {view['drifted_share']:.2f}, threshold "
+        f"{view['share_threshold']:.2f}); result {view['result_id']} recorded "
+        f"(engine {view['engine']})"
+    )
+    for q in view["quality"]:
+        click.echo(f"quality: {q['column']}: {q['check']} {q['count']} rows ({q['share']:.1%})")
+
+
+@monitor.command("run")
+@click.option("--model", help="Only this model's serving versions.")
+@format_option()
+def monitor_run(model, fmt) -> None:
+    """Check every deployed version on what it served since the last run; set health."""
+    from mlgov.governance.health import monitor_run as run
+
+    result = run(gov(), actor(), model=model)
+    if fmt == "json":
+        emit_object(result, fmt)
+    else:
+        rows = result["checked"] + [{**f, "status": "FAILED"} for f in result["failed"]]
+        emit_rows(
+            rows,
+            [
+                "model",
+                "version",
+                "status",
+                "rows",
+                "drifted_share",
+                "previous_health",
+                "health",
+                "actions",
+                "error",
+            ],
+            fmt,
+        )
+    if result["failed"]:
+        raise click.exceptions.Exit(1)
+
+
+@monitor.command("history")
+@click.argument("model")
+@click.argument("version")
+@format_option()
+def monitor_history(model, version, fmt) -> None:
+    """List VERSION's drift results and their decisions."""
+    from mlgov.governance.drift_checks import history
+
+    emit_rows(history(gov(), actor(), model, version), HISTORY_COLUMNS, fmt)
+
+
+@monitor.command("ack")
+@click.argument("model")
+@click.argument("version")
+@click.option("--comment", required=True, help="What was reviewed and decided.")
+@format_option()
+def monitor_ack(model, version, comment, fmt) -> None:
+    """Acknowledge a required review (risk officer) so the version may be re-approved."""
+    from mlgov.governance.health import acknowledge
+
+    emit_object(acknowledge(gov(), actor(), model, version, comment), fmt)
+
+
+COMMANDS = [monitor]
