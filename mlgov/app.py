@@ -6,18 +6,22 @@ commands never load MLflow, BentoML or Evidently.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
+from mlgov.adapters import (
+    BentoDeployerPort,
+    MonitoringDatasets,
+    PredictionLogSource,
+    drift_checker,
+)
 from mlgov.config import Settings, apply_environment
-from mlgov.governance import approvals
+from mlgov.governance import approvals, deployments, drift_checks
 from mlgov.governance.cards import card_section
 from mlgov.governance.clock import Clock
 from mlgov.governance.defaults import core_gates
 from mlgov.governance.gates import Gates
 from mlgov.governance.notify import CompositeNotifier, FileNotifier, WebhookNotifier
 from mlgov.governance.policy import Policy, load_policy
-from mlgov.governance.ports import DatasetInfo
 from mlgov.governance.references import current_reference, reference_view
 from mlgov.governance.service import Governance
 from mlgov.governance.store import Store
@@ -25,17 +29,10 @@ from mlgov.governance.store import Store
 
 def build_gates() -> Gates:
     """Every named gate check and move effect, registered in one place."""
-    return core_gates()
-
-
-class MonitoringDatasets:
-    """The DatasetInspector port over mlgov.monitoring (pandas is loaded only when used)."""
-
-    def describe(self, path: Path) -> DatasetInfo:
-        from mlgov.monitoring.datasets import describe_dataset
-
-        info = describe_dataset(path)
-        return DatasetInfo(path=info.path, sha256=info.sha256, rows=info.rows, columns=info.schema)
+    gates = core_gates()
+    drift_checks.register(gates)
+    deployments.register(gates)
+    return gates
 
 
 def build_registry(settings: Settings) -> Any:
@@ -71,8 +68,12 @@ def _add_show_sections(gov: Governance) -> None:
             "card": card,
             "reference": lambda s, v: reference_view(current_reference(s, v)),
             "approval": approval,
+            "drift_check": drift_checks.drift_section,
+            "deployments": deployments.deployment_section,
         }
     )
+    # An approval freezes the latest pre-deployment drift result too (for the record).
+    gov.snapshot_sections["drift"] = drift_checks.drift_section
 
 
 def open_governance(
@@ -91,7 +92,12 @@ def open_governance(
         gates=build_gates(),
         registry=build_registry(settings),
         notifier=build_notifier(settings, policy, clock),
-        ports={"datasets": MonitoringDatasets()},
+        ports={
+            "datasets": MonitoringDatasets(),
+            "drift": drift_checker,
+            "predictions": PredictionLogSource(settings.targets_dir),
+            "deployer": BentoDeployerPort(settings.targets_dir),
+        },
         home=settings.home,
     )
     _add_show_sections(gov)

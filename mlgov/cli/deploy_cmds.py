@@ -67,7 +67,7 @@ def serve(target, host, port, workers, no_verify) -> None:
 
     Once it answers ready and a probe prediction succeeds, the version moves deploy -> evaluate.
     """
-    from mlgov.app import serve_target
+    from mlgov.adapters import serve_target
 
     serve_target(
         gov(),
