@@ -3,7 +3,9 @@ serving targets and review dates -- as it is now, or as it stood at a past momen
 
 Two builders give the same rows: `live_inventory` reads today's tables; `replay_inventory`
 rebuilds the state from the audit events alone, so "what was in production on 30 June" is
-answered from the hash-chained trail, not from tables that have moved on since.
+answered from the hash-chained trail, not from tables that have moved on since. In both, the
+times (registered, in stage since, last review) are the stamps of the audit events that
+recorded those facts: the event is the record of when.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from mlgov.governance.errors import BadInput
 from mlgov.governance.lifecycle import Health, Stage, parse_stage
 from mlgov.governance.policy import Policy
 from mlgov.governance.roles import Action
-from mlgov.governance.tables import ApprovalDecision, ApprovalRequest, AuditEvent, ModelVersion
+from mlgov.governance.tables import ApprovalRequest, AuditEvent, ModelVersion, StageChange
 
 if TYPE_CHECKING:
     from mlgov.governance.service import Governance
@@ -52,6 +54,8 @@ FIELDS = (
 # A deployment row in this state is the one serving its target (mlgov.governance.deployments).
 ACTIVE_DEPLOYMENT = "active"
 REVIEW_ACK = "review.ack"
+# What counts as a review: an approver's decision (either way) or an acknowledged review.
+REVIEW_ACTIONS = ("approval.decide", REVIEW_ACK)
 
 
 @dataclass
@@ -142,22 +146,29 @@ def _live_targets(session: Session) -> dict[int, set[str]]:
     return found
 
 
-def _live_reviews(session: Session) -> tuple[dict[int, datetime], dict[str, datetime]]:
-    decided = session.execute(
-        select(ApprovalRequest.version_id, func.max(ApprovalDecision.at))
-        .join(ApprovalDecision, ApprovalDecision.request_id == ApprovalRequest.id)
-        .group_by(ApprovalRequest.version_id)
-    )
-    # Acknowledged reviews have no table of their own: their audit event is the record.
-    acked = session.execute(
+def _live_reviews(session: Session) -> dict[str, datetime]:
+    """subject -> time of its latest review: an approval decision or an acknowledged review."""
+    rows = session.execute(
         select(AuditEvent.subject, func.max(AuditEvent.occurred_at))
-        .where(AuditEvent.action == REVIEW_ACK)
+        .where(AuditEvent.action.in_(REVIEW_ACTIONS))
         .group_by(AuditEvent.subject)
     )
-    return (
-        {vid: as_utc(at) for vid, at in decided},
-        {subject: as_utc(at) for subject, at in acked},
+    return {subject: as_utc(at) for subject, at in rows}
+
+
+def _live_stage_times(session: Session) -> dict[int, tuple[datetime, datetime]]:
+    """version id -> (registered at, in its stage since), as stamped on the audit events the
+    stage changes point to: the same instants a replay sees, to the microsecond."""
+    rows = session.execute(
+        select(StageChange.version_id, AuditEvent.occurred_at)
+        .join(AuditEvent, AuditEvent.seq == StageChange.audit_seq)
+        .order_by(StageChange.id)
     )
+    times: dict[int, tuple[datetime, datetime]] = {}
+    for version_id, at in rows:
+        first = times.get(version_id, (as_utc(at), as_utc(at)))[0]
+        times[version_id] = (first, as_utc(at))
+    return times
 
 
 def _latest_requests(session: Session) -> dict[int, ApprovalRequest]:
@@ -171,7 +182,8 @@ def _latest_requests(session: Session) -> dict[int, ApprovalRequest]:
 def live_inventory(session: Session, policy: Policy, now: datetime) -> list[dict[str, Any]]:
     """Every governed version as the tables say now, ordered by model and registration."""
     targets = _live_targets(session)
-    decided, acked = _live_reviews(session)
+    reviews = _live_reviews(session)
+    stage_times = _live_stage_times(session)
     requests = _latest_requests(session)
     rows = []
     # Sorted here, not by the database, so collation never makes live and replay differ.
@@ -179,6 +191,7 @@ def live_inventory(session: Session, policy: Policy, now: datetime) -> list[dict
         session.scalars(select(ModelVersion).order_by(ModelVersion.id)), key=lambda v: v.model.name
     )
     for v in versions:
+        registered_at, stage_since = stage_times.get(v.id, (v.created_at, v.stage_changed_at))
         state = _VersionState(
             model=v.model.name,
             version=v.version,
@@ -186,11 +199,12 @@ def live_inventory(session: Session, policy: Policy, now: datetime) -> list[dict
             owner=v.owner,
             purpose=v.purpose,
             stage=v.stage,
-            stage_since=v.stage_changed_at,
+            stage_since=stage_since,
             health=v.health,
             review_required=v.review_required,
-            registered_at=v.created_at,
+            registered_at=registered_at,
             targets=targets.get(v.id, set()),
+            last_review=reviews.get(f"model:{v.label}"),
         )
         request = requests.get(v.id)
         if request is not None:
@@ -201,9 +215,6 @@ def live_inventory(session: Session, policy: Policy, now: datetime) -> list[dict
                 required=request.approvals_required,
                 expires_at=request.expires_at,
             )
-        for when in (decided.get(v.id), acked.get(f"model:{v.label}")):
-            if when is not None:
-                state.review(when)
         rows.append(_row(state, policy, now))
     return rows
 

@@ -67,9 +67,9 @@ def cli(ctx: click.Context, user: str | None, policy: str | None, home: str | No
 
 
 def _register_commands() -> None:
-    from mlgov.cli import approval_cmds, audit_cmds, model_cmds, setup_cmds
+    from mlgov.cli import approval_cmds, audit_cmds, model_cmds, report_cmds, setup_cmds
 
-    for module in (setup_cmds, model_cmds, approval_cmds, audit_cmds):
+    for module in (setup_cmds, model_cmds, approval_cmds, audit_cmds, report_cmds):
         for command in module.COMMANDS:
             cli.add_command(command)
 
