@@ -284,3 +284,43 @@ def test_replay_reads_an_audit_export_file(history, tmp_path, clock):
     gov.audit_export("aud", out)
     events = [json.loads(line) for line in out.read_text().splitlines()]
     assert replay_inventory(events, gov.policy, clock.now()) == inventory(gov, "aud")
+
+
+def test_targets_live_and_replayed_through_real_deployments(governed, clock, high_card, tmp_path):
+    """deploy, supersede, rollback, undeploy and retire through the deployment service: the
+    live targets (deployments table) and the replayed ones agree at every step."""
+    deployments = pytest.importorskip("mlgov.governance.deployments")
+    testing = pytest.importorskip("mlgov.governance.testing")
+    if not hasattr(testing, "FakeDeployer"):
+        pytest.skip("the deployment service is not in this core revision")
+    deployments.register(governed.gates)
+    governed.ports["deployer"] = testing.FakeDeployer(tmp_path / "targets")
+    for n in ("1", "2", "3"):
+        governed.register("ds1", "credit", risk_tier="high", purpose="p", run_id=f"r{n}")
+        _train(governed, n, high_card, tmp_path)
+        approvals.request_approval(governed, "ds1", "credit", n)
+        approvals.decide(governed, "ro1", "credit", n, approve=True)
+        approvals.decide(governed, "ro2", "credit", n, approve=True)
+    taken = []
+
+    def step(action, *args, **kwargs):
+        clock.advance(hours=1)
+        action(governed, "eng", *args, **kwargs)
+        live = inventory(governed, "aud")
+        taken.append((clock.now(), live))
+        return {r["version"]: r["targets"] for r in live}
+
+    assert step(deployments.deploy, "credit", "1", target="scoring")["1"] == ["scoring"]
+    after = step(deployments.deploy, "credit", "2", target="scoring")
+    assert (after["1"], after["2"]) == ([], ["scoring"])
+    assert step(deployments.deploy, "credit", "3", target="shadow")["3"] == ["shadow"]
+    after = step(deployments.rollback, "scoring")
+    assert (after["1"], after["2"]) == (["scoring"], [])
+    assert step(deployments.undeploy, "shadow", reason="trial over")["3"] == []
+    clock.advance(hours=1)
+    governed.retire("ro1", "credit", "1", reason="replaced", force=True)
+    final = inventory(governed, "aud")
+    taken.append((clock.now(), final))
+    assert all(r["targets"] == [] for r in final)
+    for when, live in taken:
+        assert inventory(governed, "aud", at=when) == live, when
