@@ -19,8 +19,8 @@ from mlgov.governance.references import record_reference
 
 def _monitor(gov, share: float) -> str:
     """One monitoring result as `monitor run` records it: the drift record, and on a change
-    of level the health.change event with the policy's actions. (Written here because
-    health.check_version reads a detached version in this core revision.)"""
+    of level the health.change event with the policy's actions. (Written here: at this
+    branch's base, health.check_version reads the version after store.read() expired it.)"""
     from mlgov.governance.drift import DriftSpec
     from mlgov.governance.drift_checks import MONITOR, store_result
 
