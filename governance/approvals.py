@@ -199,6 +199,7 @@ def request_approval(
                 "snapshot_hash": digest,
                 "approvals_required": request.approvals_required,
                 "note": note,
+                "expires_at": request.expires_at,
             },
         )
         view = request_view(request, v, gov.now())

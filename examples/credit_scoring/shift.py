@@ -17,9 +17,9 @@ MODERATE = {
 STRONG = {
     **MODERATE,
     "savings_account_and_bonds": lambda s: s.map(lambda _: "... >= 1000 DM"),
-    "status_of_existing_checking_account": lambda s: s.map(lambda _: "... >= 200 DM / salary "
-                                                                     "assignments for at least "
-                                                                     "1 year"),
+    "status_of_existing_checking_account": lambda s: s.map(
+        lambda _: "... >= 200 DM / salary assignments for at least 1 year"
+    ),
     "present_employment_since": lambda s: s.map(lambda _: "unemployed"),
     "property": lambda s: s.map(lambda _: "unknown / no property"),
     "credit_history": lambda s: s.map(lambda _: "no credits taken/ all credits paid back duly"),

@@ -44,11 +44,16 @@ def _pipeline(kind: str):
     categorical = [c for c in frame.columns if c != TARGET and frame[c].dtype == object]
     numeric = [c for c in frame.columns if c != TARGET and c not in categorical]
     prep = ColumnTransformer(
-        [("cat", OneHotEncoder(handle_unknown="ignore"), categorical),
-         ("num", StandardScaler(), numeric)]
+        [
+            ("cat", OneHotEncoder(handle_unknown="ignore"), categorical),
+            ("num", StandardScaler(), numeric),
+        ]
     )
-    estimator = (LogisticRegression(max_iter=2000, C=0.5) if kind == "logreg"
-                 else GradientBoostingClassifier(random_state=0, n_estimators=150, max_depth=2))
+    estimator = (
+        LogisticRegression(max_iter=2000, C=0.5)
+        if kind == "logreg"
+        else GradientBoostingClassifier(random_state=0, n_estimators=150, max_depth=2)
+    )
     return Pipeline([("prep", prep), ("model", estimator)])
 
 
@@ -70,18 +75,26 @@ def train_and_log(kind: str, splits: Splits, *, tracking_uri: str, artifact_root
     features = splits.train.drop(columns=[TARGET])
     target = (splits.train[TARGET] == "bad").astype(int)
     pipeline = _pipeline(kind).fit(features, target)
-    metrics = credit_metrics(splits.reference_target,
-                             pipeline.predict_proba(splits.reference)[:, 1])
+    metrics = credit_metrics(
+        splits.reference_target, pipeline.predict_proba(splits.reference)[:, 1]
+    )
     mlflow.set_tracking_uri(tracking_uri)
     name = "credit-risk-training"
     experiment = mlflow.get_experiment_by_name(name)
-    experiment_id = (experiment.experiment_id if experiment else mlflow.create_experiment(
-        name, artifact_location=(artifact_root / "credit-risk").as_uri()))
+    experiment_id = (
+        experiment.experiment_id
+        if experiment
+        else mlflow.create_experiment(
+            name, artifact_location=(artifact_root / "credit-risk").as_uri()
+        )
+    )
     with mlflow.start_run(experiment_id=experiment_id, run_name=kind) as run:
         mlflow.log_params({"estimator": kind, "train_rows": len(features)})
         mlflow.log_metrics(metrics)
-        mlflow.log_input(mlflow.data.from_pandas(splits.train, name="german-credit-train",
-                                                 targets=TARGET), context="training")
+        mlflow.log_input(
+            mlflow.data.from_pandas(splits.train, name="german-credit-train", targets=TARGET),
+            context="training",
+        )
         mlflow.sklearn.log_model(
             pipeline,
             name="model",

@@ -73,10 +73,19 @@ def _register_commands() -> None:
         deploy_cmds,
         model_cmds,
         monitor_cmds,
+        report_cmds,
         setup_cmds,
     )
 
-    for module in (setup_cmds, model_cmds, approval_cmds, deploy_cmds, monitor_cmds, audit_cmds):
+    for module in (
+        setup_cmds,
+        model_cmds,
+        approval_cmds,
+        deploy_cmds,
+        monitor_cmds,
+        report_cmds,
+        audit_cmds,
+    ):
         for command in module.COMMANDS:
             cli.add_command(command)
 

@@ -1,0 +1,152 @@
+"""The examiner's outputs: the model inventory (now or at a past moment) and evidence packs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from mlgov.cli.context import actor, gov
+from mlgov.cli.output import emit_object, emit_rows, format_option
+
+TABLE_COLUMNS = [
+    "model",
+    "version",
+    "stage",
+    "health",
+    "risk_tier",
+    "owner",
+    "approval",
+    "targets",
+    "last_review",
+    "next_review_due",
+]
+
+
+def _for_table(row: dict[str, Any]) -> dict[str, Any]:
+    approval = row["approval_state"]
+    if approval is not None:
+        approval = f"{approval} {row['approvals_count']}/{row['approvals_required']}"
+    shown = dict(row, approval=approval)
+    for key in ("last_review", "next_review_due"):
+        shown[key] = row[key][:10] if row[key] else None  # the day is what a reader needs
+    if row["review_required"]:
+        shown["health"] = f"{row['health']} (review)"
+    return shown
+
+
+@click.command()
+@click.option(
+    "--at",
+    "at",
+    metavar="DATETIME",
+    help="Rebuild the inventory as it stood then, from the audit trail alone "
+    "(ISO 8601, e.g. 2026-06-30 or 2026-06-30T17:00:00Z; a date means its midnight UTC).",
+)
+@click.option("--stage", help="Only versions in this stage (develop, train, deploy, ...).")
+@format_option()
+def inventory(at: str | None, stage: str | None, fmt: str) -> None:
+    """Every model version: tier, owner, stage, health, approval, targets and review dates."""
+    from mlgov.governance.clock import isoformat, parse_time
+    from mlgov.governance.inventory import FIELDS
+    from mlgov.governance.inventory import inventory as build
+
+    when = parse_time(at) if at else None
+    rows = build(gov(), actor(), at=when, stage=stage)
+    if fmt != "table":
+        emit_rows(rows, list(FIELDS), fmt)
+        return
+    if when is not None:
+        click.echo(f"inventory as at {isoformat(when)}, rebuilt from the audit trail")
+    emit_rows([_for_table(r) for r in rows], TABLE_COLUMNS, fmt)
+
+
+class _DefaultCreate(click.Group):
+    """`mlgov report MODEL VERSION --out DIR` means `mlgov report create ...`."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ctx.help_option_names:
+            args = ["create", *args]
+        return super().parse_args(ctx, args)
+
+
+@click.group(cls=_DefaultCreate)
+def report() -> None:
+    """Evidence packs: `mlgov report MODEL VERSION --out DIR`, `mlgov report verify DIR`.
+
+    A pack is a directory readable without mlgov: index.html, evidence.json, the drift
+    reports, and manifest.json with every file's SHA-256 and the audit chain's head.
+    (For a model named `create` or `verify`, write `mlgov report create MODEL VERSION`.)
+    """
+
+
+@report.command("create")
+@click.argument("model")
+@click.argument("version")
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Directory to write the pack into; it must not exist or be empty.",
+)
+@format_option()
+def report_create(model: str, version: str, out: str, fmt: str) -> None:
+    """Write VERSION's evidence pack (card, lineage, approvals, drift, health, deployments,
+    audit events) and record the export in the audit trail."""
+    from mlgov.governance.evidence_pack import export_pack
+    from mlgov.report_html import render_index
+
+    result = export_pack(gov(), actor(), model, version, Path(out), render_html=render_index)
+    if fmt != "table":
+        emit_object(result, fmt)
+        return
+    click.echo(
+        f"evidence pack of {model}/{result['version']} written to {result['directory']} "
+        f"({result['files']} files)"
+    )
+    click.echo(
+        f"manifest sha256 {result['manifest_sha256']}; audit head seq "
+        f"{result['audit_head']['seq']} {result['audit_head']['hash']}"
+    )
+
+
+@report.command("verify")
+@click.argument("directory", type=click.Path(file_okay=False))
+@click.option(
+    "--with-audit",
+    is_flag=True,
+    help="Also check the pack against this MLGOV_HOME's audit trail: its export event "
+    "and the audit head it names.",
+)
+@format_option()
+def report_verify(directory: str, with_audit: bool, fmt: str) -> None:
+    """Recompute the pack's manifest; exit 1 naming every changed, missing or added file."""
+    from mlgov.governance.evidence_pack import verify_against_audit, verify_pack
+
+    result = verify_pack(Path(directory))
+    if with_audit:
+        problems = verify_against_audit(gov(), actor(), Path(directory))
+        result["problems"] += [p for p in problems if p not in result["problems"]]
+        result["ok"] = result["ok"] and not problems
+    if fmt != "table":
+        emit_object(result, fmt)
+    elif result["ok"]:
+        head = result["audit_head"] or {}
+        click.echo(
+            f"verified: {result['checked']} files match manifest.json "
+            f"(audit head seq {head.get('seq')})"
+        )
+    else:
+        for kind in ("changed", "missing", "added"):
+            for path in result[kind]:
+                click.echo(f"{kind}: {path}")
+        for problem in result["problems"]:
+            click.echo(f"problem: {problem}")
+        counts = ", ".join(f"{len(result[k])} {k}" for k in ("changed", "missing", "added"))
+        click.echo(f"evidence pack {directory} NOT verified: {counts}", err=True)
+    if not result["ok"]:
+        raise click.exceptions.Exit(1)
+
+
+COMMANDS = [inventory, report]
