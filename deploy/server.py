@@ -1,0 +1,290 @@
+"""Start, wait for and stop the governed BentoML server as a child process.
+
+The server runs `python -m bentoml serve` in its own process group (stopped as a group, so
+BentoML's worker processes go with it), bound to 127.0.0.1 unless told otherwise (BentoML's
+own default is 0.0.0.0), with telemetry off and the manifest path in its environment.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+
+from mlgov.deploy.bento import SERVICE_IMPORT, require_in_store
+from mlgov.deploy.manifest import read_manifest
+from mlgov.deploy.service_env import MANIFEST_ENV, WORKERS_ENV
+from mlgov.governance.errors import BadInput, ExternalError
+
+DEFAULT_HOST = "127.0.0.1"
+TELEMETRY_OFF = {
+    "DO_NOT_TRACK": "true",
+    "BENTOML_DO_NOT_TRACK": "true",
+    "MLFLOW_DISABLE_TELEMETRY": "true",
+    "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+}
+
+
+class PortInUse(BadInput):
+    """The requested port is already taken on that host."""
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Raise PortInUse when (host, port) cannot be bound right now."""
+    if not isinstance(port, int) or not 1 <= port <= 65535:
+        raise BadInput(f"invalid port {port!r}: use a number from 1 to 65535")
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        # The server sets SO_REUSEADDR too: a port in TIME_WAIT is free for it.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise PortInUse(
+                f"port {port} on {host} is already in use: choose another with --port "
+                "or stop what is listening there"
+            ) from exc
+
+
+def find_free_port(host: str = DEFAULT_HOST) -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
+
+def server_env(
+    manifest_path: Path,
+    *,
+    workers: int,
+    bentoml_home: str | os.PathLike[str] | None,
+    base: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    env = dict(os.environ if base is None else base)
+    env.update(TELEMETRY_OFF)
+    env[MANIFEST_ENV] = str(manifest_path)
+    env[WORKERS_ENV] = str(workers)
+    if bentoml_home is not None:
+        env["BENTOML_HOME"] = str(bentoml_home)
+    return env
+
+
+def server_command(
+    manifest_path: Path, *, host: str, port: int, serve_bento: bool = True
+) -> list[str]:
+    """`bentoml serve` for the manifest's Bento when it has one, else the service module."""
+    manifest = read_manifest(manifest_path)
+    target = manifest.bento_tag if (serve_bento and manifest.bento_tag) else SERVICE_IMPORT
+    return [
+        sys.executable,
+        "-m",
+        "bentoml",
+        "serve",
+        target,
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--working-dir",
+        str(manifest_path.parent),
+    ]
+
+
+@dataclass
+class ServerProcess:
+    process: subprocess.Popen[bytes]
+    host: str
+    port: int
+    log_file: Path | None
+    command: list[str] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def stop(self, timeout: float = 15.0) -> int | None:
+        """SIGTERM the whole process group, SIGKILL it after `timeout`; return the exit code."""
+        if self.process.poll() is None:
+            _signal_group(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                _signal_group(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=timeout)
+        # Workers may outlive the arbiter for a moment; make sure none is left behind.
+        _signal_group(self.process.pid, signal.SIGKILL)
+        return self.process.returncode
+
+    def __enter__(self) -> ServerProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _signal_group(pgid: int, sig: int) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _prepare(
+    manifest_path: str | os.PathLike[str],
+    host: str,
+    port: int,
+    workers: int,
+    *,
+    bentoml_home: str | os.PathLike[str] | None,
+    serve_bento: bool,
+) -> Path:
+    manifest_path = Path(manifest_path).resolve()
+    manifest = read_manifest(manifest_path)  # NotFound / BadInput before anything starts
+    if not isinstance(workers, int) or workers < 1:
+        raise BadInput(f"invalid workers {workers!r}: use a positive number")
+    require_in_store(
+        bento_model_tag=manifest.bento_model_tag,
+        bento_tag=manifest.bento_tag if serve_bento else None,
+        bentoml_home=bentoml_home,
+    )
+    check_port_free(host, port)
+    return manifest_path
+
+
+def start_server(
+    manifest_path: str | os.PathLike[str],
+    *,
+    host: str = DEFAULT_HOST,
+    port: int,
+    workers: int = 1,
+    log_file: str | os.PathLike[str],
+    bentoml_home: str | os.PathLike[str] | None = None,
+    serve_bento: bool = True,
+) -> ServerProcess:
+    """Start the server in the background; its stdout/stderr go to `log_file` (0600)."""
+    manifest_path = _prepare(
+        manifest_path, host, port, workers, bentoml_home=bentoml_home, serve_bento=serve_bento
+    )
+    command = server_command(manifest_path, host=host, port=port, serve_bento=serve_bento)
+    log_path = Path(log_file)
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        process = subprocess.Popen(
+            command,
+            cwd=manifest_path.parent,
+            env=server_env(manifest_path, workers=workers, bentoml_home=bentoml_home),
+            stdin=subprocess.DEVNULL,
+            stdout=fd,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    except OSError as exc:
+        raise ExternalError(f"could not start the BentoML server: {exc.strerror}") from exc
+    finally:
+        os.close(fd)
+    return ServerProcess(process=process, host=host, port=port, log_file=log_path, command=command)
+
+
+def wait_ready(
+    url: str,
+    timeout: float = 60.0,
+    *,
+    server: ServerProcess | None = None,
+    path: str = "/readyz",
+) -> None:
+    """Poll `url + path` until it answers 200; raise ExternalError on timeout or exit."""
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    last = "no answer"
+    while time.monotonic() < deadline:
+        if server is not None and not server.alive():
+            where = f"; see {server.log_file}" if server.log_file else ""
+            raise ExternalError(
+                f"the BentoML server exited with code {server.process.returncode} before it "
+                f"was ready (a port in use, a missing Bento or a model that fails to load){where}"
+            )
+        try:
+            response = httpx.get(url + path, timeout=2.0)
+            if response.status_code == 200:
+                return
+            last = f"HTTP {response.status_code}"
+            load_error = _load_error(httpx.get(url + "/metadata", timeout=2.0))
+            if load_error:
+                raise ExternalError(f"the server at {url} cannot serve: {load_error}")
+        except httpx.HTTPError as exc:
+            last = type(exc).__name__
+        time.sleep(0.25)
+    raise ExternalError(f"the server at {url} was not ready after {timeout:.0f} s ({last})")
+
+
+def _load_error(response: object) -> str | None:
+    try:
+        data = response.json() if response.status_code == 200 else {}  # type: ignore[attr-defined]
+    except ValueError:
+        return None
+    value = data.get("load_error") if isinstance(data, dict) else None
+    return str(value) if value else None
+
+
+def serve_foreground(
+    manifest_path: str | os.PathLike[str],
+    *,
+    host: str = DEFAULT_HOST,
+    port: int,
+    workers: int = 1,
+    log_file: str | os.PathLike[str] | None = None,
+    bentoml_home: str | os.PathLike[str] | None = None,
+    serve_bento: bool = True,
+) -> int:
+    """Run the server until it exits or SIGINT/SIGTERM arrives (forwarded to its group)."""
+    manifest_path = _prepare(
+        manifest_path, host, port, workers, bentoml_home=bentoml_home, serve_bento=serve_bento
+    )
+    command = server_command(manifest_path, host=host, port=port, serve_bento=serve_bento)
+    output: int | None = None
+    if log_file is not None:
+        Path(log_file).parent.mkdir(parents=True, exist_ok=True)
+        output = os.open(log_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        process = subprocess.Popen(
+            command,
+            cwd=manifest_path.parent,
+            env=server_env(manifest_path, workers=workers, bentoml_home=bentoml_home),
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT if output is not None else None,
+            start_new_session=True,
+        )
+    except OSError as exc:
+        raise ExternalError(f"could not start the BentoML server: {exc.strerror}") from exc
+    finally:
+        if output is not None:
+            os.close(output)
+
+    def forward(signum: int, _frame: FrameType | None) -> None:
+        _signal_group(process.pid, signal.SIGTERM)
+
+    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        code = process.wait()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        ServerProcess(process=process, host=host, port=port, log_file=None).stop(timeout=10)
+    return code
