@@ -20,6 +20,8 @@ from mlgov.governance.errors import BadInput, ExternalError, NotFound
 
 SERVICE_IMPORT = "mlgov.deploy.service:GovernedService"
 LABEL_PREFIX = "mlgov."
+_LABEL_KEY = re.compile(r"[A-Za-z0-9_.-]{1,63}")
+_LABEL_VALUE = re.compile(r"[A-Za-z0-9_.:+=-]{0,128}")
 
 
 def bento_name(model: str, prefix: str = "mlgov-") -> str:
@@ -46,7 +48,7 @@ def import_model(model_uri: str, *, model: str, version: str, fingerprint_digest
     from bentoml.exceptions import BentoMLException
 
     labels = {
-        f"{LABEL_PREFIX}model": model.lower(),
+        f"{LABEL_PREFIX}model": model,
         f"{LABEL_PREFIX}version": version,
     }
     metadata = {
@@ -87,6 +89,8 @@ def get_model_info(tag: str) -> dict[str, Any]:
         "labels": dict(found.info.labels),
         "metadata": dict(found.info.metadata),
         "path": found.path,
+        # <home>/models/<name>/<version>: the store this process imported into.
+        "bentoml_home": str(Path(found.path).parents[2]),
     }
 
 
@@ -122,23 +126,26 @@ def build_bento(
     validate_name(model, "model")
     validate_version(version)
     validate_bento_tag(bento_model_tag)
+    all_labels = {
+        f"{LABEL_PREFIX}target": target,
+        f"{LABEL_PREFIX}model": model,
+        f"{LABEL_PREFIX}version": version,
+        f"{LABEL_PREFIX}fingerprint": fingerprint_digest,
+        **{k: v for k, v in (labels or {}).items()},
+    }
+    for key, value in all_labels.items():
+        # Labels land in bento.yaml and Dockerfiles: no newline, quote or shell syntax.
+        if not _LABEL_KEY.fullmatch(key) or not _LABEL_VALUE.fullmatch(value):
+            shown = re.sub(r"[^A-Za-z0-9_.-]", "?", key)[:64]
+            raise BadInput(
+                f"Bento label '{shown}': keys allow A-Z a-z 0-9 _ . - "
+                "and values also : + = (at most 128 characters)"
+            )
     telemetry_off()
     import bentoml
     from bentoml.exceptions import BentoMLException
 
     get_model_info(bento_model_tag)  # NotFound before any build work
-    all_labels = {
-        f"{LABEL_PREFIX}target": target.lower(),
-        f"{LABEL_PREFIX}model": model.lower(),
-        f"{LABEL_PREFIX}version": version,
-        f"{LABEL_PREFIX}fingerprint": fingerprint_digest[:63],
-        **{k: v for k, v in (labels or {}).items()},
-    }
-    for key, value in all_labels.items():
-        if not re.fullmatch(r"[A-Za-z0-9_.-]{1,63}", key) or not re.fullmatch(
-            r"[A-Za-z0-9_.-]{0,63}", value
-        ):
-            raise BadInput(f"Bento label '{key}' has characters BentoML labels do not allow")
     with tempfile.TemporaryDirectory(prefix="mlgov-bento-") as build_ctx:
         try:
             built = bentoml.bentos.build(

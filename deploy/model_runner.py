@@ -84,6 +84,16 @@ class ModelRunner:
                 "check that the serving environment has the model's requirements"
             ) from exc
 
+    def warm_up(self) -> None:
+        """One prediction on a made-up record, so the first client does not pay for lazy
+        imports inside pandas/sklearn. A model that refuses made-up values is fine."""
+        sample = {"double": 0.0, "float": 0.0, "long": 0, "integer": 0, "boolean": False}
+        columns = {f.name: [sample.get(f.type, "")] for f in self.features}
+        try:
+            self.predict(columns)
+        except Exception:  # noqa: BLE001 - only a warm-up
+            logger.debug("warm-up prediction skipped")
+
     def frame(self, columns: Mapping[str, list[Any]]) -> pd.DataFrame:
         return pd.DataFrame(
             {f.name: _column(columns[f.name], f.type) for f in self.features}, copy=False

@@ -107,6 +107,8 @@ class GovernedRuntime:
             # instead of BentoML restarting a worker that can never start.
             self.load_error = exc.message
             logger.error("model failed to load: %s", exc.message)
+        else:
+            self.runner.warm_up()
         self.status = StatusWatcher(manifest.status_file, refresh_seconds=STATUS_REFRESH_SECONDS)
         self.log = PredictionLogWriter(
             manifest.prediction_log_dir, model=manifest.model, version=manifest.version
