@@ -61,6 +61,7 @@ class ModelRunner:
         self.has_proba = has_proba
         classes = getattr(model, "classes_", None) if has_proba else None
         self.class_labels = [str(c) for c in classes] if classes is not None else None
+        self._transform, self._final = _split_pipeline(model) if has_proba else (None, model)
 
     @classmethod
     def load(cls, bento_model_tag: str, features: Sequence[Feature]) -> ModelRunner:
@@ -100,18 +101,32 @@ class ModelRunner:
         )
 
     def predict(self, columns: Mapping[str, list[Any]]) -> Prediction:
-        frame = self.frame(columns)
-        raw = self.model.predict(frame)
+        inputs: Any = self.frame(columns)
+        if self._transform is not None:
+            # What Pipeline.predict and predict_proba both do first, done once for the two.
+            inputs = self._transform.transform(inputs)
+        raw = self._final.predict(inputs)
         predictions, outputs = _shape_predictions(raw)
         probabilities = None
         if self.has_proba:
-            proba = np.asarray(self.model.predict_proba(frame))
+            proba = np.asarray(self._final.predict_proba(inputs))
             labels = self.class_labels or [str(i) for i in range(proba.shape[1])]
             rows = proba.tolist()
             probabilities = [dict(zip(labels, row, strict=True)) for row in rows]
             for i, label in enumerate(labels):
                 outputs[f"{PREDICTION_PREFIX}_proba_{label}"] = proba[:, i].tolist()
         return Prediction(predictions=predictions, probabilities=probabilities, outputs=outputs)
+
+
+def _split_pipeline(model: Any) -> tuple[Any | None, Any]:
+    """(transformers, final estimator) of a plain sklearn Pipeline, else (None, model)."""
+    from sklearn.pipeline import Pipeline
+
+    if type(model) is Pipeline and len(model.steps) > 1:
+        final = model.steps[-1][1]
+        if hasattr(final, "predict") and hasattr(final, "predict_proba"):
+            return model[:-1], final
+    return None, model
 
 
 def _shape_predictions(raw: Any) -> tuple[list[Any], dict[str, list[Any]]]:
