@@ -13,10 +13,11 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 from mlgov.deploy.bento import SERVICE_IMPORT, require_in_store
 from mlgov.deploy.manifest import read_manifest
@@ -103,6 +104,7 @@ class ServerProcess:
     port: int
     log_file: Path | None
     command: list[str] = field(default_factory=list)
+    _seen: dict[int, Any] = field(default_factory=dict, repr=False)
 
     @property
     def url(self) -> str:
@@ -116,8 +118,30 @@ class ServerProcess:
     def alive(self) -> bool:
         return self.process.poll() is None
 
+    def process_tree(self) -> list[int]:
+        """The server's pid and its descendants' (BentoML workers run in their own sessions,
+        so a process-group signal alone does not reach them)."""
+        return [proc.pid for proc in self._tree()]
+
+    def _tree(self) -> list[Any]:
+        """Current descendants, also remembered for stop() (psutil.Process objects keep
+        their start time, so a remembered one is never confused with a reused pid)."""
+        import psutil
+
+        try:
+            root = psutil.Process(self.process.pid)
+            found = [root, *root.children(recursive=True)]
+        except psutil.Error:
+            return []
+        self._seen.update({proc.pid: proc for proc in found[1:]})
+        return found
+
     def stop(self, timeout: float = 15.0) -> int | None:
-        """SIGTERM the whole process group, SIGKILL it after `timeout`; return the exit code."""
+        """SIGTERM the process group (the arbiter stops its workers), SIGKILL what is left
+        after `timeout`, including workers that outlived the arbiter; return the exit code."""
+        import psutil
+
+        self._tree()
         if self.process.poll() is None:
             _signal_group(self.process.pid, signal.SIGTERM)
             try:
@@ -125,8 +149,12 @@ class ServerProcess:
             except subprocess.TimeoutExpired:
                 _signal_group(self.process.pid, signal.SIGKILL)
                 self.process.wait(timeout=timeout)
-        # Workers may outlive the arbiter for a moment; make sure none is left behind.
-        _signal_group(self.process.pid, signal.SIGKILL)
+        descendants = list(self._seen.values())
+        for proc in descendants:
+            _quietly(proc.terminate)
+        _, alive = psutil.wait_procs(descendants, timeout=5)
+        for proc in alive:
+            _quietly(proc.kill)
         return self.process.returncode
 
     def __enter__(self) -> ServerProcess:
@@ -134,6 +162,15 @@ class ServerProcess:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _quietly(action: Callable[[], object]) -> None:
+    import psutil
+
+    try:
+        action()
+    except psutil.Error:
+        pass
 
 
 def _signal_group(pgid: int, sig: int) -> None:
@@ -165,6 +202,43 @@ def _prepare(
     return manifest_path
 
 
+def _spawn(
+    manifest_path: str | os.PathLike[str],
+    *,
+    host: str,
+    port: int,
+    workers: int,
+    log_file: str | os.PathLike[str] | None,
+    bentoml_home: str | os.PathLike[str] | None,
+    serve_bento: bool,
+) -> ServerProcess:
+    path = _prepare(
+        manifest_path, host, port, workers, bentoml_home=bentoml_home, serve_bento=serve_bento
+    )
+    command = server_command(path, host=host, port=port, serve_bento=serve_bento)
+    output: int | None = None
+    log_path = Path(log_file) if log_file is not None else None
+    if log_path is not None:
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        output = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        process = subprocess.Popen(
+            command,
+            cwd=path.parent,
+            env=server_env(path, workers=workers, bentoml_home=bentoml_home),
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT if output is not None else None,
+            start_new_session=True,  # its own process group, stopped as one
+        )
+    except OSError as exc:
+        raise ExternalError(f"could not start the BentoML server: {exc.strerror}") from exc
+    finally:
+        if output is not None:
+            os.close(output)
+    return ServerProcess(process=process, host=host, port=port, log_file=log_path, command=command)
+
+
 def start_server(
     manifest_path: str | os.PathLike[str],
     *,
@@ -175,29 +249,19 @@ def start_server(
     bentoml_home: str | os.PathLike[str] | None = None,
     serve_bento: bool = True,
 ) -> ServerProcess:
-    """Start the server in the background; its stdout/stderr go to `log_file` (0600)."""
-    manifest_path = _prepare(
-        manifest_path, host, port, workers, bentoml_home=bentoml_home, serve_bento=serve_bento
+    """Start the server in the background; its stdout/stderr go to `log_file` (0600).
+
+    Refuses before starting anything: a missing manifest, model or Bento (NotFound), a
+    port in use (PortInUse). Then call `wait_ready(server.url, server=server)`."""
+    return _spawn(
+        manifest_path,
+        host=host,
+        port=port,
+        workers=workers,
+        log_file=log_file,
+        bentoml_home=bentoml_home,
+        serve_bento=serve_bento,
     )
-    command = server_command(manifest_path, host=host, port=port, serve_bento=serve_bento)
-    log_path = Path(log_file)
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-    try:
-        process = subprocess.Popen(
-            command,
-            cwd=manifest_path.parent,
-            env=server_env(manifest_path, workers=workers, bentoml_home=bentoml_home),
-            stdin=subprocess.DEVNULL,
-            stdout=fd,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    except OSError as exc:
-        raise ExternalError(f"could not start the BentoML server: {exc.strerror}") from exc
-    finally:
-        os.close(fd)
-    return ServerProcess(process=process, host=host, port=port, log_file=log_path, command=command)
 
 
 def wait_ready(
@@ -252,39 +316,32 @@ def serve_foreground(
     bentoml_home: str | os.PathLike[str] | None = None,
     serve_bento: bool = True,
 ) -> int:
-    """Run the server until it exits or SIGINT/SIGTERM arrives (forwarded to its group)."""
-    manifest_path = _prepare(
-        manifest_path, host, port, workers, bentoml_home=bentoml_home, serve_bento=serve_bento
+    """Run the server until it exits or SIGINT/SIGTERM arrives (forwarded to its group);
+    return its exit code. Output goes to `log_file`, or to this process's stdout/stderr."""
+    server = _spawn(
+        manifest_path,
+        host=host,
+        port=port,
+        workers=workers,
+        log_file=log_file,
+        bentoml_home=bentoml_home,
+        serve_bento=serve_bento,
     )
-    command = server_command(manifest_path, host=host, port=port, serve_bento=serve_bento)
-    output: int | None = None
-    if log_file is not None:
-        Path(log_file).parent.mkdir(parents=True, exist_ok=True)
-        output = os.open(log_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-    try:
-        process = subprocess.Popen(
-            command,
-            cwd=manifest_path.parent,
-            env=server_env(manifest_path, workers=workers, bentoml_home=bentoml_home),
-            stdin=subprocess.DEVNULL,
-            stdout=output,
-            stderr=subprocess.STDOUT if output is not None else None,
-            start_new_session=True,
-        )
-    except OSError as exc:
-        raise ExternalError(f"could not start the BentoML server: {exc.strerror}") from exc
-    finally:
-        if output is not None:
-            os.close(output)
 
     def forward(signum: int, _frame: FrameType | None) -> None:
-        _signal_group(process.pid, signal.SIGTERM)
+        server.process_tree()
+        _signal_group(server.pid, signal.SIGTERM)
 
     previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        code = process.wait()
+        while True:
+            try:
+                code = server.process.wait(timeout=2.0)
+                break
+            except subprocess.TimeoutExpired:
+                server.process_tree()  # remember workers, to clean up after a crash too
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-        ServerProcess(process=process, host=host, port=port, log_file=None).stop(timeout=10)
+        server.stop(timeout=10)
     return code

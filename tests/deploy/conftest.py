@@ -4,6 +4,7 @@ and ONE real governed server per session on a free 127.0.0.1 port."""
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -80,7 +81,9 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> TrainedModel:
         LogisticRegression(max_iter=500),
     )
     pipeline.fit(frame, target)
-    signature = infer_signature(frame, pipeline.predict(frame))
+    with warnings.catch_warnings():  # "integer columns cannot hold missing values": known
+        warnings.simplefilter("ignore", UserWarning)
+        signature = infer_signature(frame, pipeline.predict(frame))
     with mlflow.start_run(experiment_id=experiment):
         info = mlflow.sklearn.log_model(
             pipeline, name="model", signature=signature, pip_requirements=["scikit-learn"]

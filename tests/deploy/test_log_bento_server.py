@@ -192,35 +192,56 @@ def test_start_server_refuses_a_missing_bento(tmp_path, make_manifest, bento_tag
 
 
 @pytest.mark.slow
-def test_a_model_that_fails_to_load_gives_a_clear_error_fast(tmp_path, trained, make_manifest):
-    """A real server on a corrupted model copy: wait_ready raises ExternalError quickly."""
+def test_model_load_failure_is_clear_and_fast_and_serve_foreground_stops_everything(
+    tmp_path, trained, make_manifest
+):
+    """`serve_foreground` (as `mlgov serve` runs it) with 2 workers on a corrupted model copy:
+    wait_ready raises ExternalError naming the model quickly; SIGTERM to the foreground
+    process stops the server and every BentoML worker (they run in their own sessions)."""
+    import signal
+
     import mlflow
+    import psutil
     from mlgov.deploy.bento import get_model_info, import_model
     from mlgov.deploy.manifest import write_manifest
-    from mlgov.deploy.server import find_free_port, start_server, wait_ready
+    from mlgov.deploy.server import find_free_port, wait_ready
     from mlgov.deploy.status import write_status
 
     mlflow.set_tracking_uri(trained.tracking_uri)
     local = mlflow.artifacts.download_artifacts(trained.model_uri, dst_path=str(tmp_path / "dl"))
-    (skops,) = [p for p in os.listdir(local) if p.startswith("model.")]
-    with open(os.path.join(local, skops), "wb") as handle:
+    (saved,) = [p for p in os.listdir(local) if p.startswith("model.")]
+    with open(os.path.join(local, saved), "wb") as handle:
         handle.write(b"not a model")
     tag = import_model(local, model="credit", version="7", fingerprint_digest="x")
     home = get_model_info(tag)["bentoml_home"]
     manifest = make_manifest(tmp_path, bento_model_tag=tag)
     manifest_path = write_manifest(tmp_path / "manifest.json", manifest)
     write_status(manifest.status_file, "serving", version=manifest.version)
-    server = start_server(
-        manifest_path, port=find_free_port(), log_file=tmp_path / "server.log", bentoml_home=home
+    port = find_free_port()
+    code = (
+        "from mlgov.deploy.server import serve_foreground\n"
+        f"raise SystemExit(serve_foreground({str(manifest_path)!r}, port={port}, workers=2, "
+        f"log_file={str(tmp_path / 'server.log')!r}, bentoml_home={home!r}))\n"
     )
+    foreground = subprocess.Popen([sys.executable, "-c", code], start_new_session=True)
+    tree: list[psutil.Process] = []
     try:
         started = time.monotonic()
         with pytest.raises(ExternalError, match=f"{tag} failed to load"):
-            wait_ready(server.url, timeout=90, server=server)
+            wait_ready(f"http://127.0.0.1:{port}", timeout=90)
         assert time.monotonic() - started < 60
+        tree = psutil.Process(foreground.pid).children(recursive=True)
+        assert len(tree) >= 3  # the BentoML arbiter and two workers
+        foreground.send_signal(signal.SIGTERM)
+        assert foreground.wait(timeout=30) is not None
+        _, alive = psutil.wait_procs(tree, timeout=10)
+        assert alive == []
     finally:
-        server.stop()
-    assert not server.alive()
+        for proc in [psutil.Process(foreground.pid), *tree] if foreground.poll() is None else tree:
+            try:
+                proc.kill()
+            except psutil.Error:
+                pass
 
 
 def test_adapter_modules_import_no_heavy_library():
