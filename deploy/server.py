@@ -1,8 +1,10 @@
 """Start, wait for and stop the governed BentoML server as a child process.
 
-The server runs `python -m bentoml serve` in its own process group (stopped as a group, so
-BentoML's worker processes go with it), bound to 127.0.0.1 unless told otherwise (BentoML's
-own default is 0.0.0.0), with telemetry off and the manifest path in its environment.
+The server runs `python -m bentoml serve` in its own process group, bound to 127.0.0.1
+unless told otherwise (BentoML's own default is 0.0.0.0), with telemetry off and the
+manifest path in its environment. BentoML starts its workers in sessions of their own, so
+stopping signals the group (the arbiter stops its workers) and then ends any worker that
+is left, tracked by psutil.
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ from mlgov.deploy.service_env import MANIFEST_ENV, WORKERS_ENV
 from mlgov.deploy.status import StatusWatcher, refusal_reason
 from mlgov.deploy.validation import RequestRejected, parse_json_body, validate_records
 from mlgov.governance.errors import MlgovError
-from pydantic import ConfigDict, create_model
+from pydantic import ConfigDict, Field, create_model
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -57,9 +57,14 @@ def _record_schema() -> Any:
     if _MANIFEST is None:
         return dict[str, Any]
     fields: dict[str, Any] = {}
-    for feature in _MANIFEST.features:
+    for i, feature in enumerate(_MANIFEST.features):
         typ = _PY_TYPES[feature.type]
-        fields[feature.name] = (typ, ...) if feature.required else (typ | None, None)
+        # Aliases: a column may be named like a pydantic attribute ("model_config", "copy").
+        fields[f"f{i}"] = (
+            (typ, Field(alias=feature.name))
+            if feature.required
+            else (typ | None, Field(None, alias=feature.name))
+        )
     return create_model(
         "Record", __config__=ConfigDict(extra="forbid", allow_inf_nan=False), **fields
     )
@@ -138,7 +143,19 @@ class GovernedRuntime:
         assert self.runner is not None  # refusal() is not None without a runner
         try:
             result = self.runner.predict(valid.columns)
-        except Exception as exc:  # the model's message may quote inputs: log its type only
+        except (ValueError, TypeError) as exc:
+            # Well-typed values the model still refuses (e.g. a category unseen in training).
+            # Its message may quote the values: log and return the exception type only.
+            logger.warning("model refused input (%s) request_id=%s", type(exc).__name__, request_id)
+            return _json(
+                422,
+                {
+                    "error": f"the model could not score these records ({type(exc).__name__}): "
+                    "check values against the model's training data",
+                    "request_id": request_id,
+                },
+            )
+        except Exception as exc:
             logger.error("prediction failed (%s) request_id=%s", type(exc).__name__, request_id)
             return _json(500, {"error": "the model failed to predict", "request_id": request_id})
         try:
