@@ -273,7 +273,9 @@ def wait_ready(
     server: ServerProcess | None = None,
     path: str = "/readyz",
 ) -> None:
-    """Poll `url + path` until it answers 200; raise ExternalError on timeout or exit."""
+    """Poll `url + path` until it answers 200. Raise ExternalError at once when the server
+    exits or reports that its model failed to load, and on timeout with the server's own
+    reason for not being ready (e.g. "target is suspended: ...")."""
     import httpx
 
     deadline = time.monotonic() + timeout
@@ -289,23 +291,25 @@ def wait_ready(
             response = httpx.get(url + path, timeout=2.0)
             if response.status_code == 200:
                 return
-            last = f"HTTP {response.status_code}"
-            load_error = _load_error(httpx.get(url + "/metadata", timeout=2.0))
+            load_error, reason = _not_serving(httpx.get(url + "/metadata", timeout=2.0))
             if load_error:
                 raise ExternalError(f"the server at {url} cannot serve: {load_error}")
+            last = f"HTTP {response.status_code}" + (f": {reason}" if reason else "")
         except httpx.HTTPError as exc:
             last = type(exc).__name__
         time.sleep(0.25)
     raise ExternalError(f"the server at {url} was not ready after {timeout:.0f} s ({last})")
 
 
-def _load_error(response: object) -> str | None:
+def _not_serving(response: Any) -> tuple[str | None, str | None]:
+    """(load_error, reason) from a /metadata answer, when it has them."""
     try:
-        data = response.json() if response.status_code == 200 else {}  # type: ignore[attr-defined]
+        data = response.json() if response.status_code == 200 else {}
     except ValueError:
-        return None
-    value = data.get("load_error") if isinstance(data, dict) else None
-    return str(value) if value else None
+        return None, None
+    if not isinstance(data, dict):
+        return None, None
+    return data.get("load_error") or None, data.get("reason") or None
 
 
 def serve_foreground(

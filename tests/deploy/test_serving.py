@@ -266,7 +266,9 @@ def _wait_for(client, method, path, status, timeout=5.0, **kwargs):
 
 
 def test_kill_switch_stops_and_restores_serving_within_5_seconds(deployed, client):
+    from mlgov.deploy.server import wait_ready
     from mlgov.deploy.status import write_status
+    from mlgov.governance.errors import ExternalError
 
     manifest = deployed.manifest
     payload = {"json": {"records": [good_record()]}}
@@ -282,6 +284,8 @@ def test_kill_switch_stops_and_restores_serving_within_5_seconds(deployed, clien
         assert "drift breach" in refused.json()["error"]
         assert client.get("/readyz").status_code == 503
         assert client.get("/metadata").json()["serving"] is False
+        with pytest.raises(ExternalError, match="not ready after 1 s .*retired by alice"):
+            wait_ready(deployed.url, timeout=1)
 
         # Rollback: governance now names another version; this server must not answer.
         write_status(manifest.status_file, "serving", version="2", stage="deploy")
