@@ -170,3 +170,30 @@ def set_state(
         bento_model_tag=current.bento_model_tag,
         stage=stage,
     )
+
+
+class BentoDeployer:
+    """The deploy steps bound to one serving root: the shape a `Deployer` port could take."""
+
+    def __init__(self, serving_root: str | os.PathLike[str]) -> None:
+        self.serving_root = Path(serving_root)
+
+    def paths(self, target: str) -> TargetPaths:
+        return target_paths(self.serving_root, target)
+
+    def prepare(self, **kwargs: Any) -> PreparedDeployment:
+        return prepare_deployment(self.serving_root, **kwargs)
+
+    def activate(self, target: str, version: str, *, stage: str = "deploy") -> ServingStatus:
+        return activate(self.serving_root, target, version, stage=stage)
+
+    def set_state(
+        self, target: str, state: ServingState | str, *, reason: str, stage: str | None = None
+    ) -> ServingStatus:
+        return set_state(self.serving_root, target, state, reason=reason, stage=stage)
+
+    def discard(self, bento_model_tag: str) -> None:
+        """Remove an imported model that governance could not record."""
+        from mlgov.deploy.bento import delete_model
+
+        delete_model(bento_model_tag)
