@@ -5,7 +5,13 @@ from __future__ import annotations
 import json
 
 import pytest
-from mlgov.deploy.deployer import activate, prepare_deployment, set_state, target_paths
+from mlgov.deploy.deployer import (
+    BentoDeployer,
+    activate,
+    prepare_deployment,
+    set_state,
+    target_paths,
+)
 from mlgov.deploy.manifest import read_manifest
 from mlgov.deploy.status import ServingState, read_status
 from mlgov.governance.errors import BadInput, ExternalError, NotFound
@@ -44,8 +50,8 @@ def test_prepare_activate_rollback_and_kill(tmp_path, trained):
     assert read_manifest(prepared.paths.manifest) == prepared.manifest
 
     # A second prepared "version" (same artifacts, new pin) then rollback to the first.
-    second = prepare_deployment(
-        tmp_path,
+    deployer = BentoDeployer(tmp_path)
+    second = deployer.prepare(
         target="scoring",
         model="credit",
         version="2",
@@ -54,8 +60,8 @@ def test_prepare_activate_rollback_and_kill(tmp_path, trained):
         signature=trained.signature,
         build=False,
     )
-    activate(tmp_path, "scoring", "2")
-    assert read_status(second.paths.status).version == "2"
+    deployer.activate("scoring", "2")
+    assert read_status(deployer.paths("scoring").status).version == "2"
     activate(tmp_path, "scoring", trained.version)
     assert read_manifest(second.paths.manifest).version == trained.version
 
