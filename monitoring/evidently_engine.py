@@ -40,7 +40,7 @@ from mlgov.monitoring.datasets import (
     sample_indices,
 )
 from mlgov.monitoring.quality import quality_findings
-from mlgov.monitoring.schema import align_frames, check_compatible
+from mlgov.monitoring.schema import align_frames, check_compatible, select_columns
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import pandas
@@ -153,7 +153,9 @@ def build_dataset(frame: pandas.DataFrame, column_kinds: Mapping[str, ColumnKind
         numerical_columns=[c for c, k in column_kinds.items() if k == "numerical"],
         categorical_columns=[c for c, k in column_kinds.items() if k == "categorical"],
     )
-    return Dataset.from_pandas(frame[list(column_kinds)], data_definition=definition)
+    return Dataset.from_pandas(
+        select_columns(frame, list(column_kinds)), data_definition=definition
+    )
 
 
 def result_from_report(
@@ -249,9 +251,9 @@ class EvidentlyDriftChecker:
         json_out: Path | None = None,
     ) -> DriftRun:
         ref_frame = read_table(reference)
-        kinds: dict[str, ColumnKind] = (
-            dict(spec.column_kinds) or describe_frame(reference, ref_frame).column_kinds
-        )
+        ref_info = describe_frame(reference, ref_frame, refuse_empty_columns=False)
+        # Without a recorded schema the reference file's own columns and kinds are the schema.
+        kinds: dict[str, ColumnKind] = dict(spec.column_kinds) or ref_info.column_kinds
         validate_spec(spec, kinds)
         check_compatible(
             kinds, ref_frame, ignore_extra=self.ignore_extra_columns, subject=f"{reference}"
@@ -260,7 +262,6 @@ class EvidentlyDriftChecker:
         check_compatible(
             kinds, cur_frame, ignore_extra=self.ignore_extra_columns, subject=f"{current}"
         )
-        ref_info = describe_frame(reference, ref_frame, refuse_empty_columns=False)
         cur_info = describe_frame(current, cur_frame, refuse_empty_columns=False)
         ref_frame, cur_frame = align_frames(ref_frame, cur_frame, kinds)
         quality = quality_findings(ref_frame, cur_frame, kinds)

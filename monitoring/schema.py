@@ -146,9 +146,8 @@ def align_frames(
 ) -> tuple[pandas.DataFrame, pandas.DataFrame]:
     """Both frames restricted to the feature columns (in `column_kinds` order); a categorical
     column whose dtype differs between the sides is turned into text on both sides."""
-    columns = list(column_kinds)
-    ref = reference[columns]
-    cur = current[columns]
+    ref = select_columns(reference, list(column_kinds))
+    cur = select_columns(current, list(column_kinds))
     changed_ref: dict[str, Any] = {}
     changed_cur: dict[str, Any] = {}
     for name, kind in column_kinds.items():
@@ -159,6 +158,11 @@ def align_frames(
         ref = ref.assign(**changed_ref)
         cur = cur.assign(**changed_cur)
     return ref, cur
+
+
+def select_columns(frame: pandas.DataFrame, columns: list[str]) -> pandas.DataFrame:
+    """`frame[columns]` without pandas' copy when the frame already is exactly that."""
+    return frame if list(frame.columns) == columns else frame[columns]
 
 
 def _as_text(series: pandas.Series) -> pandas.Series:

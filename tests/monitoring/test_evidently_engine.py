@@ -258,3 +258,11 @@ def test_missing_current_file_is_not_found(split_files, spec, tmp_path) -> None:
 
     with pytest.raises(NotFound, match="absent.parquet"):
         EvidentlyDriftChecker().check(split_files.reference, tmp_path / "absent.parquet", spec)
+
+
+def test_without_recorded_kinds_the_reference_is_the_schema(tmp_path, split_files) -> None:
+    reference = pd.read_csv(split_files.reference).assign(notes=None)
+    path = tmp_path / "ref_with_empty.csv"
+    reference.to_csv(path, index=False)
+    with pytest.raises(BadInput, match="column 'notes' is entirely empty"):
+        EvidentlyDriftChecker().check(path, split_files.same, DriftSpec())
