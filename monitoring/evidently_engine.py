@@ -250,6 +250,10 @@ class EvidentlyDriftChecker:
         html_out: Path | None = None,
         json_out: Path | None = None,
     ) -> DriftRun:
+        for out, what in ((html_out, "HTML"), (json_out, "JSON")):
+            if out is not None and not Path(out).parent.is_dir():
+                # refused before minutes of work, not after
+                raise BadInput(f"cannot write the {what} report to {out}: no such directory")
         ref_frame = read_table(reference)
         ref_info = describe_frame(reference, ref_frame, refuse_empty_columns=False)
         # Without a recorded schema the reference file's own columns and kinds are the schema.
@@ -315,8 +319,6 @@ def _sample(frame: pandas.DataFrame, spec: DriftSpec, *, side: int, path: Path) 
 
 def _write_atomically(path: Path, text: str, what: str) -> None:
     """Write the whole report or nothing: a half-written report must not look like evidence."""
-    if not path.parent.is_dir():
-        raise BadInput(f"cannot write the {what} report to {path}: no such directory")
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
         try:

@@ -266,3 +266,10 @@ def test_without_recorded_kinds_the_reference_is_the_schema(tmp_path, split_file
     reference.to_csv(path, index=False)
     with pytest.raises(BadInput, match="column 'notes' is entirely empty"):
         EvidentlyDriftChecker().check(path, split_files.same, DriftSpec())
+
+
+def test_unwritable_report_path_is_refused_up_front(split_files, spec, tmp_path) -> None:
+    with pytest.raises(BadInput, match="cannot write the HTML report .*no such directory"):
+        EvidentlyDriftChecker().check(
+            split_files.reference, split_files.same, spec, html_out=tmp_path / "no" / "r.html"
+        )
