@@ -110,6 +110,18 @@ def make_data(rows: int, folder: Path, seed: int = 42) -> tuple[Path, Path, dict
     return reference, current, kinds
 
 
+def _peak_rss_kib() -> int:
+    """This process's peak RSS. VmHWM starts afresh at exec; ru_maxrss would carry over the
+    high-water mark of the parent that forked us (the data generator)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+
+
 def _worker(engine: str, reference: str, current: str, kinds_json: str) -> None:
     """One measurement in this (fresh) process; prints one JSON line."""
     import importlib
@@ -117,11 +129,11 @@ def _worker(engine: str, reference: str, current: str, kinds_json: str) -> None:
     os.environ.setdefault("DO_NOT_TRACK", "true")
     for module in PRELOAD:
         importlib.import_module(module)
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    before = _peak_rss_kib()
     start, cpu_start = time.perf_counter(), time.process_time()
     detected, drifted = ENGINES[engine](Path(reference), Path(current), json.loads(kinds_json))
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    peak = _peak_rss_kib()
     print(
         json.dumps(
             {
