@@ -144,12 +144,22 @@ def empty_columns(frame: pandas.DataFrame, columns: Sequence[str] | None = None)
     for name in frame.columns if columns is None else columns:
         series = frame[name]
         if column_kind(series.dtype) == "numerical":
-            values = series.to_numpy(dtype="float64", na_value=np.nan)
-            if not np.isfinite(values).any():
+            if not np.isfinite(finite_view(series)).any():
                 empty.append(name)
         elif not series.notna().any():
             empty.append(name)
     return empty
+
+
+def finite_view(series: pandas.Series) -> numpy.ndarray:
+    """A numerical column as a numpy array, nulls as NaN, without copying plain numpy columns
+    (a copy per column of a million-row file would raise the peak memory of a check)."""
+    import numpy as np
+    from pandas.api import types
+
+    if isinstance(series.dtype, np.dtype) and types.is_numeric_dtype(series.dtype):
+        return series.to_numpy()
+    return series.to_numpy(dtype="float64", na_value=np.nan)  # nullable Int64/Float64
 
 
 def schema_of(frame: pandas.DataFrame) -> dict[str, dict[str, str]]:

@@ -268,25 +268,28 @@ class EvidentlyDriftChecker:
         )
         cur_info = describe_frame(current, cur_frame, refuse_empty_columns=False)
         ref_frame, cur_frame = align_frames(ref_frame, cur_frame, kinds)
-        quality = quality_findings(ref_frame, cur_frame, kinds)
+        ref_drift, cur_drift = ref_frame, cur_frame
         if spec.sample is not None:
-            ref_frame = _sample(ref_frame, spec, side=0, path=reference)
-            cur_frame = _sample(cur_frame, spec, side=1, path=current)
+            ref_drift = _sample(ref_frame, spec, side=0, path=reference)
+            cur_drift = _sample(cur_frame, spec, side=1, path=current)
 
         report = build_drift_report(spec, kinds)
         try:
-            snapshot = report.run(build_dataset(cur_frame, kinds), build_dataset(ref_frame, kinds))
+            snapshot = report.run(build_dataset(cur_drift, kinds), build_dataset(ref_drift, kinds))
             report_json = snapshot.json()
         except Exception as exc:  # Evidently's own failures: never echo its text (may hold data)
             raise ExternalError(
                 f"Evidently failed to compute the drift report ({type(exc).__name__})"
             ) from exc
+        # After the report, not before: its temporaries then reuse memory Evidently freed
+        # instead of raising the process's peak.
+        quality = quality_findings(ref_frame, cur_frame, kinds)
         result = result_from_report(
             json.loads(report_json),
             kinds,
             spec,
-            reference_rows=len(ref_frame),
-            current_rows=len(cur_frame),
+            reference_rows=len(ref_drift),
+            current_rows=len(cur_drift),
             quality=quality,
         )
         if html_out is not None:

@@ -27,6 +27,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from mlgov.governance.drift import ColumnKind, QualityFinding
+from mlgov.monitoring.datasets import finite_view
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import pandas
@@ -36,9 +37,13 @@ def reference_bounds(reference: pandas.Series) -> tuple[float, float]:
     """(min, max) of the reference's finite values: the range out_of_range compares with."""
     import numpy as np
 
-    values = reference.to_numpy(dtype="float64", na_value=np.nan)
-    finite = values[np.isfinite(values)]
-    return float(finite.min()), float(finite.max())
+    values = finite_view(reference)
+    if values.dtype.kind in "iu":  # integers: every value is finite
+        return float(values.min()), float(values.max())
+    finite = np.isfinite(values)
+    low = np.min(values, where=finite, initial=np.inf)
+    high = np.max(values, where=finite, initial=-np.inf)
+    return float(low), float(high)
 
 
 def reference_labels(reference: pandas.Series) -> list:
@@ -51,26 +56,29 @@ def quality_findings(
     current: pandas.DataFrame,
     column_kinds: Mapping[str, ColumnKind],
 ) -> tuple[QualityFinding, ...]:
+    # Boolean masks only: no per-column copy of the data (see finite_view).
     findings: list[QualityFinding] = []
     rows = len(current)
     for name, kind in column_kinds.items():
         column = current[name]
-        present = column.dropna()
-        missing = rows - len(present)
+        not_null = column.notna().to_numpy()
+        present = int(not_null.sum())
+        missing = rows - present
         if missing:
             findings.append(QualityFinding(name, "missing_share", missing, _share(missing, rows)))
         if kind == "categorical":
-            new = int((~present.isin(reference_labels(reference[name]))).sum())
+            known = column.isin(reference_labels(reference[name])).to_numpy()
+            new = int((not_null & ~known).sum())
             if new:
-                findings.append(
-                    QualityFinding(name, "new_categories", new, _share(new, len(present)))
-                )
+                findings.append(QualityFinding(name, "new_categories", new, _share(new, present)))
         else:
             low, high = reference_bounds(reference[name])
-            outside = int((~present.between(low, high)).sum())
+            values = finite_view(column)
+            # NaN compares False both ways: nulls are never out of range; +/-inf always are.
+            outside = int(((values < low) | (values > high)).sum())
             if outside:
                 findings.append(
-                    QualityFinding(name, "out_of_range", outside, _share(outside, len(present)))
+                    QualityFinding(name, "out_of_range", outside, _share(outside, present))
                 )
     return tuple(findings)
 

@@ -127,3 +127,10 @@ def test_sample_indices_are_reproducible_sorted_and_distinct_per_side() -> None:
     assert not (a == sample_indices(10_000, 500, seed=7, side=1)).all()
     assert not (a == sample_indices(10_000, 500, seed=8, side=0)).all()
     assert sample_indices(10, 500, seed=7, side=0).tolist() == list(range(10))
+
+
+def test_nullable_integer_column_with_no_value_is_empty(tmp_path: Path) -> None:
+    frame = _frame().assign(score=pd.array([None] * 4, dtype="Int64"))
+    frame.to_parquet(tmp_path / "d.parquet", index=False)
+    with pytest.raises(BadInput, match="'score'.* entirely empty"):
+        describe_dataset(tmp_path / "d.parquet")

@@ -89,3 +89,25 @@ def test_definitions_equal_evidently_metrics(frames: tuple[pd.DataFrame, pd.Data
         assert mine[0] == count, key
         assert math.isclose(mine[1], share, abs_tol=1e-12), key
     assert set(ours) <= set(evidently_counts)
+
+
+def test_nullable_integer_and_float32_columns_are_counted() -> None:
+    reference = pd.DataFrame(
+        {
+            "n": pd.array([2, 3, None, 4], dtype="Int64"),
+            "x": pd.Series([0.5, 1.5, 2.5, float("nan")], dtype="float32"),
+        }
+    )
+    current = pd.DataFrame(
+        {
+            "n": pd.array([1, None, 3, 9], dtype="Int64"),
+            "x": pd.Series([0.5, 3.0, float("nan"), 1.0], dtype="float32"),
+        }
+    )
+    kinds = {"n": "numerical", "x": "numerical"}
+    assert quality_findings(reference, current, kinds) == (
+        QualityFinding("n", "missing_share", 1, 1 / 4),
+        QualityFinding("n", "out_of_range", 2, 2 / 3),
+        QualityFinding("x", "missing_share", 1, 1 / 4),
+        QualityFinding("x", "out_of_range", 1, 1 / 3),
+    )
