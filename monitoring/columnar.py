@@ -70,12 +70,27 @@ class ColumnSource(Protocol):
 
 
 class ParquetSource:
-    def __init__(self, path: Path, label: str) -> None:
+    def __init__(self, path: Path, label: str, categorical: Iterable[str] = ()) -> None:
+        import pyarrow as pa
         import pyarrow.parquet as pq
 
         self.label = label
         try:
             self._file = pq.ParquetFile(path)
+            # Text categories stay dictionary-encoded as Parquet stores them: counting works on
+            # the integer codes and the strings are never materialised row by row.
+            schema = self._file.schema_arrow
+            text = [
+                name
+                for name in categorical
+                if name in schema.names
+                and (
+                    pa.types.is_string(schema.field(name).type)
+                    or pa.types.is_large_string(schema.field(name).type)
+                )
+            ]
+            if text:
+                self._file = pq.ParquetFile(path, read_dictionary=text)
         except Exception as exc:  # pyarrow raises several types for a corrupt file
             raise BadInput(
                 f"{label} file {path.name} is not a readable Parquet file",
@@ -117,6 +132,7 @@ class CsvSource:
                     strings_can_be_null=True,
                     quoted_strings_can_be_null=True,
                     include_columns=wanted,
+                    auto_dict_encode=True,  # low-cardinality text arrives as codes
                 ),
             )
         except (pa.ArrowInvalid, OSError) as exc:
@@ -158,16 +174,17 @@ def _length(values: Any) -> int:
     return len(values)
 
 
-def open_source(path: Path, label: str, columns: Iterable[str]) -> ColumnSource:
+def open_source(path: Path, label: str, column_kinds: Mapping[str, str]) -> ColumnSource:
     """A CSV or Parquet file as a column source; the format is taken from the suffix."""
     path = Path(path)
     if not path.is_file():
         raise NotFound(f"{label} file not found: {path}")
     suffix = path.suffix.lower()
     if suffix in PARQUET_SUFFIXES:
-        return ParquetSource(path, label)
+        categorical = [name for name, kind in column_kinds.items() if kind == "categorical"]
+        return ParquetSource(path, label, categorical)
     if suffix in CSV_SUFFIXES:
-        return CsvSource(path, label, columns)
+        return CsvSource(path, label, column_kinds)
     raise BadInput(
         f"{label} file {path.name} has an unknown format",
         hint="use a .csv or .parquet file",
@@ -249,36 +266,53 @@ def _all_missing(values: Any) -> bool:
     return False  # numpy: all-NaN shows up as an empty side once NaN is dropped
 
 
-def _as_float(values: Any) -> tuple[np.ndarray, bool]:
-    """Numeric values as a fresh, writable float64 array (missing -> NaN), and whether pandas
-    would hold them as integers (an integer type with nothing missing)."""
+def _as_float(values: Any) -> tuple[np.ndarray, bool, bool]:
+    """Numeric values as float64 (missing -> NaN); whether the array is ours to modify; and
+    whether pandas would hold them as integers (an integer type with nothing missing).
+
+    Copies only when the type must change: a float64 column comes back as a read-only view of
+    the input, which `_split_sorted` copies exactly once.
+    """
     import numpy as np
     import pyarrow as pa
 
     if not _is_arrow(values):
-        return np.array(values, dtype=np.float64), values.dtype.kind in "iu"
+        integer = values.dtype.kind in "iu"
+        if values.dtype == np.float64:
+            return values, False, False
+        return values.astype(np.float64), True, integer
     integer = pa.types.is_integer(values.type) and values.null_count == 0
+    chunks = values.chunks if isinstance(values, pa.ChunkedArray) else [values]
+    if len(chunks) == 1 and values.null_count == 0:
+        native = chunks[0].to_numpy(zero_copy_only=False)
+        if native.dtype == np.float64:
+            return native, False, integer
+        return native.astype(np.float64), True, integer
     as_float = values.cast(pa.float64())
-    out = (
-        as_float.to_numpy()
-        if isinstance(as_float, pa.ChunkedArray)
-        else as_float.to_numpy(zero_copy_only=False)
-    )
-    if not out.flags.writeable:
-        out = np.array(out, dtype=np.float64)
-    return out, integer
+    if isinstance(as_float, pa.ChunkedArray):
+        out = as_float.to_numpy()
+    else:
+        out = as_float.to_numpy(zero_copy_only=False)
+    return out, out.flags.writeable and out.flags.owndata, integer
 
 
-def _split_sorted(values: np.ndarray) -> tuple[np.ndarray, int, int, int]:
-    """Drop NaN, sort in place; return the finite slice and the NaN, -inf and +inf counts."""
+def _split_sorted(values: np.ndarray, owned: bool) -> tuple[np.ndarray, int, int, int]:
+    """The non-NaN values sorted (a single new array unless `values` is ours); returns the
+    finite slice and the NaN, -inf and +inf counts."""
     import numpy as np
 
     nan = np.isnan(values)
     n_nan = int(np.count_nonzero(nan))
     if n_nan:
-        values = values[~nan]
-    del nan
-    values.sort()
+        values = values[~nan]  # a new array: sort it in place
+        del nan
+        values.sort()
+    elif owned:
+        del nan
+        values.sort()
+    else:
+        del nan
+        values = np.sort(values)
     lo = int(np.searchsorted(values, -np.inf, side="right"))
     hi = int(np.searchsorted(values, np.inf, side="left"))
     return values[lo:hi], n_nan, lo, values.size - hi
@@ -307,15 +341,15 @@ def numeric_column(column: str, reference: Any, current: Any) -> NumericColumn:
                 hint="fix the data or declare the column categorical",
             )
         sides.append(values)
-    ref_raw, ref_int = _as_float(sides[0])
-    sides[0] = None  # release our arrow copy before the next one is made
-    ref, _, _, _ = _split_sorted(ref_raw)
+    ref_raw, owned, ref_int = _as_float(sides[0])
+    sides[0] = None  # release the input as soon as our sorted copy exists
+    ref, _, _, _ = _split_sorted(ref_raw, owned)
     del ref_raw
     if ref.size == 0:
         raise _empty_side(column, "reference")
-    cur_raw, cur_int = _as_float(sides[1])
+    cur_raw, owned, cur_int = _as_float(sides[1])
     sides[1] = None
-    cur, cur_nan, cur_neg_inf, cur_pos_inf = _split_sorted(cur_raw)
+    cur, cur_nan, cur_neg_inf, cur_pos_inf = _split_sorted(cur_raw, owned)
     del cur_raw
     if cur.size == 0:
         raise _empty_side(column, "current")
@@ -341,15 +375,14 @@ def categorical_column(column: str, reference: Any, current: Any) -> Categorical
     column stored as numbers on one side and as text on the other is refused, since pandas
     would silently count "1" and 1 as two categories.
     """
-    ref = _normalise(reference, column)
-    cur = _normalise(current, column)
+    ref = _decode_numeric_dictionary(_normalise(reference, column))
+    cur = _decode_numeric_dictionary(_normalise(current, column))
     for values, label in ((ref, "reference"), (cur, "current")):
         if _all_missing(values):
             raise _empty_side(column, label)
     if _is_numeric(ref) and _is_numeric(cur):
-        return _numeric_categories(column, _as_float(ref)[0], _as_float(cur)[0])
-    ref, cur = _plain_categories(ref), _plain_categories(cur)
-    if _is_numeric(ref) or _is_numeric(cur) or ref.type != cur.type:
+        return _numeric_categories(column, _as_float(ref)[:2], _as_float(cur)[:2])
+    if _is_numeric(ref) or _is_numeric(cur) or _plain_type(ref.type) != _plain_type(cur.type):
         raise BadInput(
             f"column '{column}' holds different types of values in the reference and the "
             "current data",
@@ -358,30 +391,23 @@ def categorical_column(column: str, reference: Any, current: Any) -> Categorical
     return _arrow_categories(ref, cur)
 
 
-def _plain_categories(values: Any) -> Any:
-    """Dictionary-encoded and string-like arrow columns as plain large strings/binaries."""
+def _decode_numeric_dictionary(values: Any) -> Any:
+    """A dictionary of numbers (e.g. a pandas Categorical of ints) compares as numbers."""
     import pyarrow as pa
 
-    if not _is_arrow(values):
-        return values
-    if pa.types.is_dictionary(values.type):
-        values = values.cast(values.type.value_type)
-    if (
-        pa.types.is_string(values.type)
-        or pa.types.is_large_string(values.type)
-        or pa.types.is_string_view(values.type)
-    ):
-        values = values.cast(pa.large_string())
-    elif pa.types.is_binary(values.type) or pa.types.is_binary_view(values.type):
-        values = values.cast(pa.large_binary())
+    if _is_arrow(values) and pa.types.is_dictionary(values.type):
+        if _arrow_is_numeric(values.type.value_type):
+            return values.cast(values.type.value_type)
     return values
 
 
-def _numeric_categories(column: str, reference: np.ndarray, current: np.ndarray):
+def _numeric_categories(
+    column: str, reference: tuple[np.ndarray, bool], current: tuple[np.ndarray, bool]
+) -> CategoricalColumn:
     from mlgov.monitoring.stattests import aligned_counts
 
-    ref, _, ref_neg, ref_pos = _split_sorted(reference)
-    cur, cur_nan, cur_neg, cur_pos = _split_sorted(current)
+    ref, _, ref_neg, ref_pos = _split_sorted(*reference)
+    cur, cur_nan, cur_neg, cur_pos = _split_sorted(*current)
     if ref.size == 0:
         raise _empty_side(column, "reference")
     if cur.size == 0:
@@ -398,34 +424,72 @@ def _numeric_categories(column: str, reference: np.ndarray, current: np.ndarray)
     )
 
 
-def _arrow_categories(reference: Any, current: Any) -> CategoricalColumn:
+def _value_counts(values: Any) -> list[tuple[Any, np.ndarray]]:
+    """Per chunk: its distinct values (an arrow array) and how often each occurs.
+
+    Dictionary-encoded chunks (Parquet text read with `read_dictionary`) are counted on their
+    integer indices without ever materialising the strings.
+    """
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    ref_chunks = reference.chunks if isinstance(reference, pa.ChunkedArray) else [reference]
-    cur_chunks = current.chunks if isinstance(current, pa.ChunkedArray) else [current]
-    # One dictionary over both sides: every category seen anywhere gets one index.
-    encoded = pa.chunked_array(ref_chunks + cur_chunks, type=reference.type).dictionary_encode()
-    dictionary = encoded.chunks[0].dictionary
-    n_keys = len(dictionary)
+    parts = []
+    for chunk in values.chunks if isinstance(values, pa.ChunkedArray) else [values]:
+        if not pa.types.is_dictionary(chunk.type):
+            chunk = chunk.dictionary_encode()
+        dictionary = chunk.dictionary
+        indices = pc.drop_null(chunk.indices).to_numpy()
+        parts.append((dictionary, np.bincount(indices, minlength=len(dictionary))))
+    return parts
 
-    def counts(chunks: list[Any]) -> np.ndarray:
-        total = np.zeros(n_keys, dtype=np.int64)
-        for chunk in chunks:
-            idx = pc.drop_null(chunk.indices).to_numpy()
-            total += np.bincount(idx, minlength=n_keys)
-        return total
 
-    ref_counts = counts(encoded.chunks[: len(ref_chunks)])
-    cur_counts = counts(encoded.chunks[len(ref_chunks) :])
+def _arrow_categories(reference: Any, current: Any) -> CategoricalColumn:
+    """Counts per category over the union, merging the sides' (small) per-chunk dictionaries."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    ref_parts, cur_parts = _value_counts(reference), _value_counts(current)
+    value_type = _plain_type(reference.type)
+    dictionaries = [d.cast(value_type) for d, _ in ref_parts + cur_parts]
+    union = pa.concat_arrays(dictionaries).dictionary_encode()
+    keys, codes = union.dictionary, union.indices
+    # A null stored inside a dictionary is a missing value too.
+    null_codes = codes.is_null().to_numpy(zero_copy_only=False)
+    codes = pc.fill_null(codes, 0).to_numpy()
+    counts = np.concatenate([c for _, c in ref_parts + cur_parts]).astype(np.int64)
+    split = sum(len(d) for d, _ in ref_parts)
+    n_keys = len(keys)
+
+    def side(part: slice) -> np.ndarray:
+        keep = ~null_codes[part]
+        summed = np.bincount(codes[part][keep], weights=counts[part][keep], minlength=n_keys)
+        return summed.astype(np.int64)
+
+    ref_counts, cur_counts = side(slice(0, split)), side(slice(split, None))
+    present = (ref_counts > 0) | (cur_counts > 0)  # a dictionary may hold unused entries
+    ref_counts, cur_counts = ref_counts[present], cur_counts[present]
+    keys = keys.filter(pa.array(present))
     return CategoricalColumn(
         reference_counts=ref_counts,
         current_counts=cur_counts,
-        first_key=_smallest_index(dictionary),
-        current_missing=current.null_count,
+        first_key=_smallest_index(keys),
+        current_missing=current.null_count + int(counts[split:][null_codes[split:]].sum()),
         current_new=int(cur_counts[ref_counts == 0].sum()),
     )
+
+
+def _plain_type(type_: Any) -> Any:
+    import pyarrow as pa
+
+    if pa.types.is_dictionary(type_):
+        type_ = type_.value_type
+    if pa.types.is_string(type_) or pa.types.is_string_view(type_):
+        return pa.large_string()
+    if pa.types.is_binary(type_) or pa.types.is_binary_view(type_):
+        return pa.large_binary()
+    return type_
 
 
 def _smallest_index(dictionary: Any) -> int:

@@ -60,9 +60,9 @@ class FastDriftChecker:
         html_out: Path | None = None,
         json_out: Path | None = None,
     ) -> DriftResult:
-        columns = _validated_columns(spec)
-        ref_source = open_source(Path(reference), "reference", columns)
-        cur_source = open_source(Path(current), "current", columns)
+        _validated_columns(spec)
+        ref_source = open_source(Path(reference), "reference", spec.column_kinds)
+        cur_source = open_source(Path(current), "current", spec.column_kinds)
         result = compute_from_sources(ref_source, cur_source, spec)
         if json_out is not None:
             write_json(result, Path(json_out))
@@ -199,11 +199,10 @@ def _column_drift(
 def _union_distinct_upto6(ref: Any, cur: Any) -> int:
     """Distinct values over both sides, exact up to 6 (all the choice of test looks at)."""
     import numpy as np
-    from mlgov.monitoring.stattests import count_distinct_sorted, sorted_value_counts
+    from mlgov.monitoring.stattests import more_distinct_than, sorted_value_counts
 
-    d_ref, d_cur = count_distinct_sorted(ref), count_distinct_sorted(cur)
-    if d_ref > 5 or d_cur > 5:
-        return max(d_ref, d_cur)
+    if more_distinct_than(ref, 5) or more_distinct_than(cur, 5):
+        return 6
     return int(np.union1d(sorted_value_counts(ref)[0], sorted_value_counts(cur)[0]).size)
 
 

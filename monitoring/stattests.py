@@ -101,6 +101,18 @@ def count_distinct_sorted(values: np.ndarray) -> int:
     return 1 + int(np.count_nonzero(values[1:] != values[:-1]))
 
 
+def more_distinct_than(values: np.ndarray, limit: int) -> bool:
+    """Whether a sorted array holds more than `limit` distinct values; usually decided on a
+    few evenly spaced elements (real values of the array) without a full pass."""
+    import numpy as np
+
+    if values.size > 64:
+        probe = values[np.linspace(0, values.size - 1, 64).astype(np.int64)]
+        if count_distinct_sorted(probe) > limit:
+            return True
+    return count_distinct_sorted(values) > limit
+
+
 def sorted_value_counts(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Distinct values and their counts of a sorted array, in one pass."""
     import numpy as np
@@ -199,22 +211,28 @@ def _l1_quantile_distance(a: np.ndarray, b: np.ndarray, chunk: int = 1 << 18) ->
             lengths = ends - np.maximum(ends - other_n, other_idx * own_n)
             if not owns_ties:
                 lengths[(other_idx + 1) * own_n == ends] = 0
-            diffs = np.abs(own[idx - 1] - other[other_idx])
-            total += float(np.dot(diffs, lengths.astype(np.float64)))
+            diffs = own[idx - 1] - other[other_idx]
+            np.abs(diffs, out=diffs)
+            diffs *= lengths
+            total += float(diffs.sum())
     return total / (float(p) * float(q))
 
 
 def population_std(values: np.ndarray) -> float:
-    """np.std(series) as pandas computes it (ddof=0), without a second full-size temporary."""
+    """np.std(series) as pandas computes it (two passes, ddof=0), in cache-sized blocks."""
     import numpy as np
 
     n = values.size
     mean = float(np.sum(values)) / n
+    step = 1 << 16
+    buffer = np.empty(min(step, n), dtype=np.float64)
     acc = 0.0
-    step = 1 << 20
     for start in range(0, n, step):
-        dev = values[start : start + step] - mean
-        acc += float(np.dot(dev, dev))
+        block = values[start : start + step]
+        dev = buffer[: block.size]
+        np.subtract(block, mean, out=dev)
+        np.square(dev, out=dev)
+        acc += float(dev.sum())  # numpy's pairwise sum; BLAS dot would spin up threads
     return math.sqrt(acc / n)
 
 
@@ -275,9 +293,14 @@ def sturges_edges(reference: np.ndarray, current: np.ndarray, integer: bool) -> 
     if integer:
         lo, hi = np.int64(lo), np.int64(hi)
     width = (hi - lo) / (np.log2(n) + 1.0)
-    if integer and width < 1:
-        width = 1
-    bins = int(np.ceil((hi - lo) / width)) if width else 1
+    if lo == hi:  # numpy widens an empty range (unreachable with > 20 distinct values)
+        lo, hi = lo - 0.5, hi + 0.5
+    if width:
+        if integer and width < 1:
+            width = 1
+        bins = int(np.ceil((hi - lo) / width))
+    else:
+        bins = 1
     return np.linspace(lo, hi, bins + 1, endpoint=True, dtype=np.float64)
 
 
@@ -295,7 +318,7 @@ def numeric_binned_counts(
     reference: np.ndarray, current: np.ndarray, integer: bool
 ) -> tuple[np.ndarray, np.ndarray]:
     """utils.py get_binned_data for a numerical column: histogram or per-value counts."""
-    if count_distinct_sorted(reference) > BINNED_MIN_UNIQUE:
+    if more_distinct_than(reference, BINNED_MIN_UNIQUE):
         edges = sturges_edges(reference, current, integer)
         return histogram_sorted(reference, edges), histogram_sorted(current, edges)
     _, ref_counts, cur_counts = aligned_counts(reference, current)
