@@ -28,19 +28,19 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from mlgov.governance.drift import ColumnDrift, DriftResult, DriftSpec, QualityFinding
 from mlgov.governance.errors import BadInput
+from mlgov.monitoring.column_sources import ColumnSource, MemorySource, open_source
 from mlgov.monitoring.columnar import (
     CategoricalColumn,
-    ColumnSource,
-    MemorySource,
     NumericColumn,
     categorical_column,
     numeric_column,
-    open_source,
 )
 from mlgov.monitoring.stattests import RULES, SUPPORTED_METHODS
 
@@ -100,16 +100,18 @@ def compute_from_sources(
             raise BadInput(f"the {source.label} data has no rows")
     drifts: list[ColumnDrift] = []
     quality: list[QualityFinding] = []
-    for name in columns:
-        kind = spec.column_kinds[name]
-        prepared: NumericColumn | CategoricalColumn
-        if kind == "numerical":
-            prepared = numeric_column(name, reference.take(name), current.take(name))
-        else:
-            prepared = categorical_column(name, reference.take(name), current.take(name))
-        drifts.append(_column_drift(name, kind, prepared, spec))
-        quality.extend(_quality(name, prepared, current.num_rows))
-        del prepared  # the next column's arrays replace this one's
+    # One helper thread prepares the reference side while this one prepares the current side
+    # of the same column: reading and sorting release the GIL, and memory stays at one column.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mlgov-drift") as pool:
+        for name in columns:
+            kind = spec.column_kinds[name]
+            prepare = numeric_column if kind == "numerical" else categorical_column
+            prepared = prepare(
+                name, partial(reference.take, name), partial(current.take, name), pool
+            )
+            drifts.append(_column_drift(name, kind, prepared, spec))
+            quality.extend(_quality(name, prepared, current.num_rows))
+            del prepared  # the next column's arrays replace this one's
     drifted = sum(1 for d in drifts if d.drifted)
     share = drifted / len(drifts)
     return DriftResult(

@@ -200,9 +200,13 @@ def _l1_quantile_distance(a: np.ndarray, b: np.ndarray, chunk: int = 1 << 18) ->
     import numpy as np
 
     p, q = a.size, b.size
-    if p == q:
-        return float(np.mean(np.abs(a - b)))
     total = 0.0
+    if p == q:  # the steps coincide: the mean absolute difference of paired order statistics
+        for start in range(0, p, chunk):
+            diffs = a[start : start + chunk] - b[start : start + chunk]
+            np.abs(diffs, out=diffs)
+            total += float(diffs.sum())
+        return total / p
     for own, other, own_n, other_n, owns_ties in ((a, b, p, q, True), (b, a, q, p, False)):
         for start in range(0, own_n, chunk):
             idx = np.arange(start + 1, min(own_n, start + chunk) + 1, dtype=np.int64)
