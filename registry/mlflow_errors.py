@@ -69,7 +69,11 @@ def translate(
             hint="check MLFLOW_TRACKING_URI and that the server is running",
         )
     code = error_code_of(exc)
-    if code in _NOT_FOUND_CODES:
+    # Some lookups (an alias) answer INVALID_PARAMETER_VALUE "... not found" for a missing thing.
+    missing = code in _NOT_FOUND_CODES or (
+        not_found is not None and "not found" in reason_of(exc).lower()
+    )
+    if missing:
         return NotFound(not_found or f"MLflow could not {action}: {reason_of(exc)}")
     if code in _BAD_INPUT_CODES:
         return BadInput(f"MLflow refused to {action}: {reason_of(exc)}")
