@@ -137,3 +137,29 @@ def test_importing_the_adapter_loads_no_heavy_library():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == ""
+
+
+def test_vendor_errors_are_translated_and_bugs_are_not():
+    from mlflow.exceptions import MlflowException
+    from mlflow.protos.databricks_pb2 import (
+        INTERNAL_ERROR,
+        INVALID_PARAMETER_VALUE,
+        RESOURCE_DOES_NOT_EXIST,
+    )
+    from mlgov.governance.errors import ExternalError, NotFound
+    from mlgov.registry.mlflow_errors import mlflow_errors
+
+    def raising(exc):
+        with mlflow_errors("read things", "http://h:1", not_found="thing is missing"):
+            raise exc
+
+    with pytest.raises(NotFound, match="^thing is missing$"):
+        raising(MlflowException("x", error_code=RESOURCE_DOES_NOT_EXIST))
+    with pytest.raises(BadInput, match="MLflow refused to read things: bad value"):
+        raising(MlflowException("bad value", error_code=INVALID_PARAMETER_VALUE))
+    with pytest.raises(ExternalError, match="http://h:1 is unreachable while trying to read"):
+        raising(MlflowException("API request failed: Max retries exceeded with url"))
+    with pytest.raises(ExternalError, match="MLflow at http://h:1 failed to read things: boom"):
+        raising(MlflowException("boom", error_code=INTERNAL_ERROR))
+    with pytest.raises(AttributeError):
+        raising(AttributeError("a bug stays a bug"))
