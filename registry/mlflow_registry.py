@@ -290,6 +290,7 @@ class MlflowRegistry:
             if self.embedded and source.uri.startswith("models:/")
             else nullcontext()
         )
+        version: str | None = None
         try:
             with self._errors(f"create a version of model '{model}'"), scope:
                 created = self.client.create_model_version(
@@ -301,12 +302,15 @@ class MlflowRegistry:
                     # MLflow's own wait logs at INFO on every call; wait here only if needed.
                     await_creation_for=0,
                 )
-                created = self._await_ready(created)
+                version = str(created.version)
+                self._await_ready(created)
         except BaseException:
+            if version is not None:
+                self._quietly(lambda: self.client.delete_model_version(model, version))
             if created_model:
                 self._quietly(lambda: self.client.delete_registered_model(model))
             raise
-        return str(created.version)
+        return version
 
     def _await_ready(self, mv: Any) -> Any:
         """Wait (briefly) for a version a remote registry reports as pending."""

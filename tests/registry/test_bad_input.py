@@ -112,17 +112,28 @@ def test_run_id_and_uri_together_or_neither_is_bad_input(store, existing, snapsh
     )
 
 
-@pytest.mark.parametrize("new_model", [True, False], ids=["new-model", "existing-model"])
+@pytest.mark.parametrize(
+    "new_model, mlmodel, match",
+    [
+        (True, None, "has no MLmodel file"),
+        (False, None, "has no MLmodel file"),
+        (False, "flavors: {unclosed", "MLmodel file cannot be read"),
+    ],
+    ids=["new-model", "existing-model", "broken-mlmodel"],
+)
 def test_a_failure_after_creating_the_version_removes_it(
-    store, existing, snapshot, tmp_path, new_model
+    store, existing, snapshot, tmp_path, new_model, mlmodel, match
 ):
-    """A logged model without an MLmodel file: the version is created, then refused and removed."""
+    """A logged model that is not a usable MLflow model: the version is created (MLflow does
+    not look inside), then refused when mlgov reads it, and removed."""
     client = store.client()
     source_run = store.toy[0]
     experiment_id = client.get_run(source_run).info.experiment_id
     run_id = client.create_run(experiment_id).info.run_id
     logged = client.create_logged_model(experiment_id, name="model", source_run_id=run_id)
     (tmp_path / "weights.bin").write_bytes(b"\x00\x01")
+    if mlmodel is not None:
+        (tmp_path / "MLmodel").write_text(mlmodel)
     client.log_model_artifacts(logged.model_id, str(tmp_path))
     client.finalize_logged_model(logged.model_id, "READY")
     client.set_terminated(run_id)
@@ -130,7 +141,7 @@ def test_a_failure_after_creating_the_version_removes_it(
     registry = store.registry()
 
     _assert_refused_unchanged(
-        store, snapshot, BadInput, "has no MLmodel file",
+        store, snapshot, BadInput, match,
         lambda: registry.register(target, run_id=run_id),
     )  # fmt: skip
 

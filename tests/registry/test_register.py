@@ -182,3 +182,18 @@ def test_toy_gbm_without_dataset_logs_real_metrics(sqlite_store, model_name):
     assert registered.datasets == ()
     assert registered.git_commit is None
     assert registered.metrics["roc_auc"] > 0.9
+
+
+def test_experiments_get_artifacts_beside_the_database_by_default(tmp_path, monkeypatch):
+    from mlgov.registry.mlflow_registry import MlflowRegistry
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "store").mkdir()
+    registry = MlflowRegistry(f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}")
+
+    experiment_id = registry.ensure_experiment("credit experiments")
+
+    assert registry.ensure_experiment("credit experiments") == experiment_id
+    location = registry.client.get_experiment(experiment_id).artifact_location
+    assert location == (tmp_path / "store" / "mlartifacts" / "credit_experiments").as_uri()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["store"]  # no ./mlruns
