@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from mlgov.governance.errors import BadInput
+
 GIT_COMMIT_TAG = "mlflow.source.git.commit"
 DATASET_CONTEXT_TAG = "mlflow.data.context"
 
@@ -39,7 +41,10 @@ def read_mlmodel(model_dir: Path) -> tuple[dict[str, Any] | None, tuple[str, ...
     """Signature (inputs/outputs as lists of {name, type}) and flavour names of a model folder."""
     from mlflow.models import Model
 
-    model = Model.load(str(model_dir / "MLmodel"))
+    try:
+        model = Model.load(str(model_dir / "MLmodel"))
+    except Exception as exc:  # malformed YAML or schema: the model is unusable as logged
+        raise BadInput(f"the model's MLmodel file cannot be read ({type(exc).__name__})") from exc
     flavors = tuple(sorted(model.flavors or {}))
     signature = model.signature
     if signature is None:

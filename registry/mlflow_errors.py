@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from mlgov.governance.errors import BadInput, ExternalError, MlgovError, NotFound
 
 _NOT_FOUND_CODES = frozenset({"RESOURCE_DOES_NOT_EXIST", "NOT_FOUND"})
-_BAD_INPUT_CODES = frozenset({"INVALID_PARAMETER_VALUE", "BAD_REQUEST", "INVALID_STATE"})
+_BAD_INPUT_CODES = frozenset({"INVALID_PARAMETER_VALUE", "BAD_REQUEST"})
 _CONNECTION_MARKERS = (
     "Max retries exceeded",
     "Connection refused",
@@ -32,10 +33,7 @@ def reason_of(exc: BaseException, limit: int = 200) -> str:
 def is_connection_failure(exc: BaseException) -> bool:
     if isinstance(exc, ConnectionError | TimeoutError):
         return True
-    try:
-        import requests
-    except ImportError:  # pragma: no cover - requests ships with mlflow
-        requests = None
+    requests = sys.modules.get("requests")
     if requests is not None and isinstance(exc, requests.exceptions.RequestException):
         return True
     text = str(exc)
@@ -57,7 +55,20 @@ def mlflow_errors(action: str, uri: str, *, not_found: str | None = None) -> Ite
     except MlgovError:
         raise
     except Exception as exc:
+        if not is_vendor_error(exc):
+            raise  # a bug here, not an MLflow failure: keep its traceback
         raise translate(exc, action, uri, not_found=not_found) from exc
+
+
+def is_vendor_error(exc: BaseException) -> bool:
+    """MLflow's own exceptions and transport/file failures; not programming errors."""
+    if isinstance(exc, OSError):  # includes ConnectionError, TimeoutError
+        return True
+    exceptions = sys.modules.get("mlflow.exceptions")
+    if exceptions is not None and isinstance(exc, exceptions.MlflowException):
+        return True
+    requests = sys.modules.get("requests")
+    return requests is not None and isinstance(exc, requests.exceptions.RequestException)
 
 
 def translate(
@@ -69,7 +80,11 @@ def translate(
             hint="check MLFLOW_TRACKING_URI and that the server is running",
         )
     code = error_code_of(exc)
-    if code in _NOT_FOUND_CODES:
+    # Some lookups (an alias) answer INVALID_PARAMETER_VALUE "... not found" for a missing thing.
+    missing = code in _NOT_FOUND_CODES or (
+        not_found is not None and "not found" in reason_of(exc).lower()
+    )
+    if missing:
         return NotFound(not_found or f"MLflow could not {action}: {reason_of(exc)}")
     if code in _BAD_INPUT_CODES:
         return BadInput(f"MLflow refused to {action}: {reason_of(exc)}")

@@ -93,7 +93,14 @@ def server_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
         "--artifacts-destination", str(artifacts),
         "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
     ]  # fmt: skip
-    env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"}
+    # MLflow 3.17's server also starts a job runner with seven huey consumers by default:
+    # slower start and stop on two cores, and nothing here uses jobs.
+    env = {
+        **os.environ,
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+        "DO_NOT_TRACK": "true",
+        "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
+    }
     process = subprocess.Popen(
         command, cwd=root, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
     )

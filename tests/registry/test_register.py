@@ -29,9 +29,12 @@ def test_register_from_run_id_records_lineage_and_fingerprint(store, model_name,
     assert registered.git_commit == "c0ffee"
     assert registered.metrics == {"roc_auc": pytest.approx(0.91), "accuracy": pytest.approx(0.88)}
     assert "sklearn" in registered.flavors and "python_function" in registered.flavors
-    (training,) = registered.datasets
-    assert training["name"] == "breast_cancer" and training["context"] == "training"
-    assert training["digest"] == run.inputs.dataset_inputs[0].dataset.digest
+    # Other tests may have logged reference inputs on this shared run since.
+    (training,) = [d for d in registered.datasets if d["context"] == "training"]
+    assert training["name"] == "breast_cancer" and training["source_type"] == "code"
+    assert training["digest"] == next(
+        d.dataset.digest for d in run.inputs.dataset_inputs if d.dataset.name == "breast_cancer"
+    )
     x_train = breast_cancer_frames()[0]
     assert [c["name"] for c in registered.signature["inputs"]] == list(x_train.columns)
     assert {c["type"] for c in registered.signature["inputs"]} == {"double"}
@@ -181,3 +184,18 @@ def test_toy_gbm_without_dataset_logs_real_metrics(sqlite_store, model_name):
     assert registered.datasets == ()
     assert registered.git_commit is None
     assert registered.metrics["roc_auc"] > 0.9
+
+
+def test_experiments_get_artifacts_beside_the_database_by_default(tmp_path, monkeypatch):
+    from mlgov.registry.mlflow_registry import MlflowRegistry
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "store").mkdir()
+    registry = MlflowRegistry(f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}")
+
+    experiment_id = registry.ensure_experiment("credit experiments")
+
+    assert registry.ensure_experiment("credit experiments") == experiment_id
+    location = registry.client.get_experiment(experiment_id).artifact_location
+    assert location == (tmp_path / "store" / "mlartifacts" / "credit_experiments").as_uri()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["store"]  # no ./mlruns
