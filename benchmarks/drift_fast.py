@@ -113,14 +113,14 @@ def _peak_mib() -> float:
 
 
 def child_fast(reference: Path, current: Path) -> dict:
-    from mlgov.governance.drift import DriftSpec
-    from mlgov.monitoring.fast_engine import FastDriftChecker
-
     # what the engine itself pulls in, so "extra" measures the work, not the imports
     import numpy  # noqa: F401
     import pyarrow.parquet  # noqa: F401
     import scipy.spatial.distance  # noqa: F401
     import scipy.stats  # noqa: F401
+
+    from mlgov.governance.drift import DriftSpec
+    from mlgov.monitoring.fast_engine import FastDriftChecker
 
     baseline = _rss_mib()
     start = time.perf_counter()

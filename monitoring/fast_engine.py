@@ -201,6 +201,7 @@ def _column_drift(
 def _union_distinct_upto6(ref: Any, cur: Any) -> int:
     """Distinct values over both sides, exact up to 6 (all the choice of test looks at)."""
     import numpy as np
+
     from mlgov.monitoring.stattests import more_distinct_than, sorted_value_counts
 
     if more_distinct_than(ref, 5) or more_distinct_than(cur, 5):

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+
 from mlgov.governance.errors import BadInput, NotFound
 from mlgov.monitoring.datasets import describe_dataset, read_table, sample_indices
 

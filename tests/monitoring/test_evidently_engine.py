@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+
 from mlgov.governance.drift import DriftSpec
 from mlgov.governance.errors import BadInput
 from mlgov.monitoring.datasets import describe_dataset

@@ -344,7 +344,11 @@ def test_all_empty_column_is_refused(side) -> None:
         (DriftSpec(column_kinds={"x": "text"}), ["'x'", "unsupported kind"]),  # type: ignore[dict-item]
         (
             DriftSpec(column_kinds={"x": "numerical"}, per_column_method={"x": "kl_div"}),
-            ["'x'", "unsupported drift method", "ks, chisquare, z, wasserstein, jensenshannon, psi"],
+            [
+                "'x'",
+                "unsupported drift method",
+                "ks, chisquare, z, wasserstein, jensenshannon, psi",
+            ],
         ),
         (
             DriftSpec(column_kinds={"c": "categorical"}, per_column_method={"c": "ks"}),

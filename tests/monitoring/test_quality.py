@@ -6,6 +6,7 @@ import math
 
 import pandas as pd
 import pytest
+
 from mlgov.governance.drift import QualityFinding
 from mlgov.monitoring.quality import quality_findings, reference_bounds, reference_labels
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+
 from mlgov.governance.errors import BadInput
 from mlgov.monitoring.schema import (
     SchemaMismatch,

@@ -7,6 +7,7 @@ import time
 import uuid
 
 import pytest
+
 from mlgov.governance.errors import BadInput, ExternalError, NotFound
 from mlgov.registry.mlflow_registry import MlflowRegistry
 

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from mlgov.governance.errors import BadInput, NotFound
 from mlgov.registry.tags import MAX_TAG_VALUE
 from mlgov.registry.testing import breast_cancer_frames

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from mlgov.governance.errors import BadInput, NotFound
 from mlgov.registry.tags import CREATED_TAG
 

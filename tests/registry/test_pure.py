@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pytest
+
 from mlgov.governance.errors import BadInput
 from mlgov.registry.fingerprint import compare_fingerprints, hash_tree
 from mlgov.registry.locations import default_artifact_location, local_path_of, sqlite_path
@@ -146,6 +147,7 @@ def test_vendor_errors_are_translated_and_bugs_are_not():
         INVALID_PARAMETER_VALUE,
         RESOURCE_DOES_NOT_EXIST,
     )
+
     from mlgov.governance.errors import ExternalError, NotFound
     from mlgov.registry.mlflow_errors import mlflow_errors
 
