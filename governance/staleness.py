@@ -77,8 +77,8 @@ def find_stale(
     model: str | None = None,
     include_serving: bool = False,
 ) -> list[StaleVersion]:
-    if days is not None and days < 1:
-        raise BadInput("--days must be at least 1")
+    if days is not None and days < 0:
+        raise BadInput("--days must be 0 or more")
     now = gov.now()
     found = []
     with gov.store.read() as s:
@@ -92,7 +92,7 @@ def find_stale(
             serving = bool(active_for_version(s, v))
             if serving and not include_serving:
                 continue
-            limit = days or gov.policy.for_tier(v.risk_tier).stale_after_days
+            limit = days if days is not None else gov.policy.for_tier(v.risk_tier).stale_after_days
             matched = _rule(s, v, now, limit)
             if matched:
                 found.append(

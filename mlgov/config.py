@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -115,5 +116,7 @@ def apply_environment(settings: Settings) -> None:
     """Point the third-party tools at mlgov's places and switch their telemetry off."""
     for key, value in {**TELEMETRY_OFF, **QUIET}.items():
         os.environ.setdefault(key, value)
+    # Vendor hints (schema inference, deprecations) are for their developers, not our users.
+    warnings.filterwarnings("ignore", module=r"(mlflow|bentoml|evidently|skops|_bentoml_impl)\b")
     os.environ["MLFLOW_TRACKING_URI"] = settings.tracking_uri
     os.environ["BENTOML_HOME"] = str(settings.bentoml_home)
