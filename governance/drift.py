@@ -61,3 +61,31 @@ class DriftResult:
     @property
     def drifted_columns(self) -> tuple[str, ...]:
         return tuple(c.column for c in self.columns if c.drifted)
+
+
+def disagreements(a: DriftResult, b: DriftResult, *, tolerance: float = 1e-9) -> list[str]:
+    """Where two engines' results differ: decision, share, and per column the test chosen,
+    the score (beyond `tolerance`), the threshold and the drifted flag."""
+    found: list[str] = []
+    if a.drift_detected != b.drift_detected:
+        found.append(
+            f"decision: {a.engine} says {a.drift_detected}, {b.engine} says {b.drift_detected}"
+        )
+    if abs(a.drifted_share - b.drifted_share) > tolerance:
+        found.append(f"drifted share: {a.drifted_share} vs {b.drifted_share}")
+    other = {c.column: c for c in b.columns}
+    for col in a.columns:
+        mate = other.pop(col.column, None)
+        if mate is None:
+            found.append(f"column {col.column}: tested by {a.engine} only")
+            continue
+        if col.test != mate.test:
+            found.append(f"column {col.column}: test {col.test} vs {mate.test}")
+        if abs(col.score - mate.score) > tolerance:
+            found.append(f"column {col.column}: score {col.score!r} vs {mate.score!r}")
+        if col.threshold != mate.threshold:
+            found.append(f"column {col.column}: threshold {col.threshold} vs {mate.threshold}")
+        if col.drifted != mate.drifted:
+            found.append(f"column {col.column}: drifted {col.drifted} vs {mate.drifted}")
+    found.extend(f"column {name}: tested by {b.engine} only" for name in other)
+    return found

@@ -8,6 +8,7 @@ import secrets
 import shutil
 import tempfile
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,8 +17,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mlgov.governance.clock import isoformat
-from mlgov.governance.drift import DriftResult, DriftSpec
-from mlgov.governance.errors import BadInput, IllegalTransition
+from mlgov.governance.drift import DriftResult, DriftSpec, disagreements
+from mlgov.governance.errors import BadInput, IllegalTransition, Refused
 from mlgov.governance.gates import Gates, MoveContext
 from mlgov.governance.lifecycle import Stage
 from mlgov.governance.references import SUFFIXES, current_reference
@@ -101,8 +102,10 @@ def run_check(
     seed: int | None,
     engine: str | None,
     report_dir: Path,
+    cross_check: bool = False,
 ) -> tuple[DriftResult, DriftSpec]:
-    """Run the policy's engine outside any transaction (it can take a while)."""
+    """Run the policy's engine outside any transaction (it can take a while). With
+    `cross_check`, the other engine runs on the same data and any disagreement refuses."""
     if sample is not None and sample < 1:
         raise BadInput("--sample must be a positive number of rows")
     tier = gov.policy.for_tier(v.risk_tier)
@@ -116,6 +119,18 @@ def run_check(
         html_out=report_dir / "report.html",
         json_out=report_dir / "report.json",
     )
+    if cross_check:
+        other = "evidently" if result.engine != "evidently" else "fast"
+        second = gov.ports["drift"](other, tier.ignore_extra_columns).check(
+            reference, current, replace(spec)
+        )
+        differences = disagreements(result, second)
+        if differences:
+            raise Refused(
+                f"cross-check failed: the {result.engine} and {second.engine} engines disagree "
+                f"on {len(differences)} point(s): " + "; ".join(differences[:10]),
+                hint="nothing was recorded",
+            )
     return result, spec
 
 
@@ -202,6 +217,7 @@ def record_drift(
     sample: int | None = None,
     seed: int | None = None,
     engine: str | None = None,
+    cross_check: bool = False,
 ) -> dict[str, Any]:
     """`mlgov monitor drift`: compare a dataset with the version's reference and record it."""
     check_data_file(current, "current data file")
@@ -236,6 +252,7 @@ def record_drift(
             seed=seed,
             engine=engine,
             report_dir=staging / "r",
+            cross_check=cross_check,
         )
         with gov.store.transaction() as s:
             gov.authorize(s, actor, Action.MONITOR)

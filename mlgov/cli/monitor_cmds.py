@@ -55,8 +55,15 @@ def monitor() -> None:
     type=click.Choice(["fast", "evidently"]),
     help="Which engine decides (default: the policy's).",
 )
+@click.option(
+    "--cross-check",
+    is_flag=True,
+    help="Also run the other engine; exit 1 on any disagreement (scores to 1e-9).",
+)
 @format_option()
-def monitor_drift(model, version, current, reference, html_out, sample, seed, engine, fmt):
+def monitor_drift(
+    model, version, current, reference, html_out, sample, seed, engine, cross_check, fmt
+):
     """Check CURRENT data against VERSION's reference; record the result and its reports."""
     from mlgov.governance.drift_checks import record_drift
 

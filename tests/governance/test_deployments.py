@@ -169,3 +169,23 @@ def test_suspend_action_trips_kill_switch(deployed, clock, tmp_path, ops):
     deployed.ports["drift"].drifted_share = 1.0
     health.monitor_run(deployed, "eng")
     assert deployed.ports["deployer"].statuses["scoring"]["state"] == "suspended"
+
+
+def test_cross_check_refuses_on_disagreement_and_records_nothing(operated, ops):
+    from mlgov.governance.testing import FakeDriftChecker
+
+    class TwoEngines:
+        def __init__(self):
+            self.engines = {"fast": FakeDriftChecker(0.0), "evidently": FakeDriftChecker(0.5)}
+
+        def __call__(self, engine, ignore_extra):
+            return self.engines[engine]
+
+    operated.ports["drift"] = TwoEngines()
+    before = len(operated.audit_log("aud"))
+    with pytest.raises(Refused, match="cross-check failed.*column x: drifted False vs True"):
+        record_drift(operated, "eng", "credit", "1", ops.current(), cross_check=True)
+    assert len(operated.audit_log("aud")) == before
+    operated.ports["drift"].engines["evidently"].drifted_share = 0.0
+    view = record_drift(operated, "eng", "credit", "1", ops.current(), cross_check=True)
+    assert view["drift_detected"] is False
