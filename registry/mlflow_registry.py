@@ -282,26 +282,20 @@ class MlflowRegistry:
                 return found
 
     def _create_version(self, model: str, source: _Source) -> str:
-        created_model = self._create_registered_model_if_missing(model)
-        # MLflow's SQL registry store resolves a models:/m-<id> source with MlflowClient() on the
-        # process-wide tracking URI, not ours (a TODO in mlflow's sqlalchemy_store): scope it.
-        scope = (
-            global_tracking_uri(self.tracking_uri)
-            if self.embedded and source.uri.startswith("models:/")
-            else nullcontext()
-        )
+        """Create the version; create the registered model only when MLflow says it is missing
+        (one call in the common case of a model that already exists)."""
+        created_model = False
         version: str | None = None
         try:
-            with self._errors(f"create a version of model '{model}'"), scope:
-                created = self.client.create_model_version(
-                    name=model,
-                    source=source.uri,
-                    run_id=source.run_id,
-                    tags={CREATED_TAG: "true"},
-                    model_id=source.model_id,
-                    # MLflow's own wait logs at INFO on every call; wait here only if needed.
-                    await_creation_for=0,
-                )
+            with self._errors(f"create a version of model '{model}'"):
+                try:
+                    created = self._create_model_version(model, source)
+                except Exception as exc:
+                    if not _is_missing_registered_model(exc):
+                        raise
+                    self.client.create_registered_model(model, tags={CREATED_TAG: "true"})
+                    created_model = True
+                    created = self._create_model_version(model, source)
                 version = str(created.version)
                 self._await_ready(created)
         except BaseException:
@@ -311,6 +305,25 @@ class MlflowRegistry:
                 self._quietly(lambda: self.client.delete_registered_model(model))
             raise
         return version
+
+    def _create_model_version(self, model: str, source: _Source) -> Any:
+        # MLflow's SQL registry store resolves a models:/m-<id> source with MlflowClient() on the
+        # process-wide tracking URI, not ours (a TODO in mlflow's sqlalchemy_store): scope it.
+        scope = (
+            global_tracking_uri(self.tracking_uri)
+            if self.embedded and source.uri.startswith("models:/")
+            else nullcontext()
+        )
+        with scope:
+            return self.client.create_model_version(
+                name=model,
+                source=source.uri,
+                run_id=source.run_id,
+                tags={CREATED_TAG: "true"},
+                model_id=source.model_id,
+                # MLflow's own wait logs at INFO on every call; wait here only if needed.
+                await_creation_for=0,
+            )
 
     def _await_ready(self, mv: Any) -> Any:
         """Wait (briefly) for a version a remote registry reports as pending."""
@@ -329,15 +342,6 @@ class MlflowRegistry:
                 f"status {mv.status}"
             )
         return mv
-
-    def _create_registered_model_if_missing(self, model: str) -> bool:
-        try:
-            self.client.create_registered_model(model, tags={CREATED_TAG: "true"})
-        except Exception as exc:
-            if error_code_of(exc) in ("RESOURCE_ALREADY_EXISTS", "ALREADY_EXISTS"):
-                return False
-            raise
-        return True
 
     def _describe(
         self, model: str, version: str, source: _Source, run: Any, created: bool
@@ -603,6 +607,12 @@ class MlflowRegistry:
             action()
         except Exception:  # best effort cleanup; the caller re-raises the real error
             pass
+
+
+def _is_missing_registered_model(exc: BaseException) -> bool:
+    return error_code_of(exc) in ("RESOURCE_DOES_NOT_EXIST", "NOT_FOUND") and (
+        "registered model" in str(exc).lower()
+    )
 
 
 def _pick_logged_model(run_id: str, logged: list[Any], artifact_path: str | None) -> Any | None:
