@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
+from mlgov.governance import approvals
 from mlgov.governance.clock import FixedClock
 from mlgov.governance.errors import MlgovError
 from mlgov.governance.gates import Gates
@@ -77,6 +78,30 @@ class Lifecycle(RuleBasedStateMachine):
         if self._attempt(self.gov.promote, actor, "m", version, to, reason="because"):
             assert Stage(to) in ALLOWED_MOVES[Stage(old)], (old, to)
             self.stages[version] = to
+            self.events += 1
+
+    @rule(actor=st.sampled_from(ACTORS), pick=st.integers(0, 20))
+    def request(self, actor, pick):
+        if not self.stages:
+            return
+        version = sorted(self.stages)[pick % len(self.stages)]
+        if self._attempt(approvals.request_approval, self.gov, actor, "m", version):
+            assert self.stages[version] == "train"
+            self.events += 1
+
+    @rule(actor=st.sampled_from(ACTORS), pick=st.integers(0, 20), approve=st.booleans())
+    def decide(self, actor, pick, approve):
+        if not self.stages:
+            return
+        version = sorted(self.stages)[pick % len(self.stages)]
+        if self._attempt(
+            approvals.decide, self.gov, actor, "m", version, approve=approve, comment="looked at it"
+        ):
+            shown = approvals.show_request(self.gov, "aud", "m", version)
+            me = [d for d in shown["decisions"] if d["approver"] == actor]
+            assert len(me) == 1  # counted once, never twice
+            snap = shown["snapshot"]
+            assert actor not in (shown["requested_by"], snap["registered_by"], snap["owner"])
             self.events += 1
 
     @invariant()
