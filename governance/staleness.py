@@ -114,6 +114,8 @@ def retire_stale(
 ) -> dict[str, Any]:
     """Retire each candidate on its own; one failure leaves that version as it was and does
     not stop the others. A version another run retired meanwhile is skipped, not failed."""
+    with gov.store.read() as s:  # a bulk sweep is for those who may retire anything
+        gov.authorize(s, actor, Action.RETIRE)
     retired, skipped, failed = [], [], []
     for c in candidates:
         try:

@@ -41,6 +41,15 @@ def build_registry(settings: Settings) -> Any:
     return MlflowRegistry(settings.tracking_uri, artifact_location=str(settings.artifact_root))
 
 
+def build_ports(settings: Settings) -> dict[str, Any]:
+    return {
+        "datasets": MonitoringDatasets(),
+        "drift": drift_checker,
+        "predictions": PredictionLogSource(settings.targets_dir),
+        "deployer": BentoDeployerPort(settings.targets_dir),
+    }
+
+
 def build_notifier(settings: Settings, policy: Policy, clock: Clock | None) -> CompositeNotifier:
     notifiers: list[Any] = [FileNotifier(settings.notifications_file, clock)]
     if policy.notifications.webhook_url:
@@ -92,12 +101,7 @@ def open_governance(
         gates=build_gates(),
         registry=build_registry(settings),
         notifier=build_notifier(settings, policy, clock),
-        ports={
-            "datasets": MonitoringDatasets(),
-            "drift": drift_checker,
-            "predictions": PredictionLogSource(settings.targets_dir),
-            "deployer": BentoDeployerPort(settings.targets_dir),
-        },
+        ports=build_ports(settings),
         home=settings.home,
     )
     _add_show_sections(gov)

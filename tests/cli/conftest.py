@@ -85,7 +85,23 @@ def fake_registry(monkeypatch):
 
 
 @pytest.fixture
-def mlgov(home: Path, monkeypatch, fake_registry) -> Callable[..., Result]:
+def fake_ports(monkeypatch, tmp_path):
+    """Fake deployer, drift engine and prediction log behind the CLI."""
+    from mlgov import app
+    from mlgov.governance.testing import FakeDeployer, FakeDriftChecker, FakePredictions
+
+    ports = {
+        "datasets": None,
+        "drift": FakeDriftChecker(),
+        "predictions": FakePredictions(),
+        "deployer": FakeDeployer(tmp_path / "targets"),
+    }
+    monkeypatch.setattr(app, "build_ports", lambda settings: ports)
+    return ports
+
+
+@pytest.fixture
+def mlgov(home: Path, monkeypatch, fake_registry, fake_ports) -> Callable[..., Result]:
     monkeypatch.delenv("MLGOV_POLICY", raising=False)
     monkeypatch.delenv("MLGOV_DB_URL", raising=False)
 
