@@ -359,18 +359,24 @@ def show_request(gov: Governance, actor: str, model: str, version: str) -> dict[
         request = latest_request(s, v)
         if request is None:
             raise Refused(f"{v.label} has no approval request")
-        view = request_view(request, v, gov.now())
-        view["decisions"] = [
-            {
-                "approver": d.approver,
-                "decision": d.decision,
-                "comment": d.comment,
-                "at": isoformat(d.at),
-            }
-            for d in request.decisions
-        ]
-        view["snapshot"] = request.snapshot
-        return view
+        return request_detail(request, v, gov.now())
+
+
+def request_detail(request: ApprovalRequest, version: ModelVersion, now) -> dict[str, Any]:
+    """A request with its frozen snapshot and every decision with its comment."""
+    view = request_view(request, version, now)
+    view["closed_at"] = isoformat(request.closed_at) if request.closed_at else None
+    view["decisions"] = [
+        {
+            "approver": d.approver,
+            "decision": d.decision,
+            "comment": d.comment,
+            "at": isoformat(d.at),
+        }
+        for d in request.decisions
+    ]
+    view["snapshot"] = request.snapshot
+    return view
 
 
 def verify_binding(gov: Governance, actor: str, model: str, version: str) -> dict[str, Any]:

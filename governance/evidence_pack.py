@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from mlgov.governance.approvals import request_view
+from mlgov.governance.approvals import request_detail
 from mlgov.governance.audit import event_dict, verify_chain
 from mlgov.governance.cards import missing_fields
 from mlgov.governance.clock import isoformat
@@ -144,22 +144,7 @@ def _approvals(session: Session, v: ModelVersion, now: Any) -> list[dict[str, An
         .where(ApprovalRequest.version_id == v.id)
         .order_by(ApprovalRequest.id)
     )
-    out = []
-    for request in requests:
-        view = request_view(request, v, now)
-        view["closed_at"] = isoformat(request.closed_at) if request.closed_at else None
-        view["decisions"] = [
-            {
-                "approver": d.approver,
-                "decision": d.decision,
-                "comment": d.comment,
-                "at": isoformat(d.at),
-            }
-            for d in request.decisions
-        ]
-        view["snapshot"] = request.snapshot
-        out.append(view)
-    return out
+    return [request_detail(request, v, now) for request in requests]
 
 
 def _drift(session: Session, v: ModelVersion) -> tuple[list[dict[str, Any]], list[tuple]]:
