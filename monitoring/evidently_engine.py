@@ -1,11 +1,12 @@
 """The Evidently drift engine: DriftChecker over Evidently 0.7's Report and DataDriftPreset.
 
 One check: read both files; check them against the reference schema (spec.column_kinds, else
-the reference file's own columns); count data-quality findings on the full files; draw the
-optional reproducible sample (mlgov.monitoring.datasets.sample_indices); run
-`Report([DataDriftPreset(...)], include_tests=True)` with `report.run(current, reference)`
-(current first) on Datasets whose DataDefinition comes from the schema, never from Evidently's
-guess; read the decision back from the snapshot's JSON, which is also what `json_out` receives.
+the reference file's own columns); draw the optional reproducible sample
+(mlgov.monitoring.datasets.sample_indices); run `Report([DataDriftPreset(...)],
+include_tests=True)` with `report.run(current, reference)` (current first) on Datasets whose
+DataDefinition comes from the schema, never from Evidently's guess; count the data-quality
+findings on the full files (mlgov.monitoring.quality); read the decision back from the
+snapshot's JSON, which is also what `json_out` receives.
 
 Per column the decision is Evidently's: the test is the ValueDrift metric's config.method
 (canonical stattest name, e.g. "ks"), the score its value, the threshold its config.threshold,
