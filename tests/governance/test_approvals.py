@@ -265,7 +265,8 @@ def test_concurrent_approvals_count_exactly(tmp_path):
             )
         )
     approvers = ["ro0", "ro1", "ro2", "ro3"] * 3  # each distinct approver three times
-    ctx = mp.get_context("spawn")
+    gov.store.engine.dispose()  # children open their own connections
+    ctx = mp.get_context("fork")
     with ctx.Pool(8) as pool:
         outcomes = pool.starmap(_race, [(url, str(tmp_path), who) for who in approvers])
     decided = gov.audit_log("admin", action="approval.decide")

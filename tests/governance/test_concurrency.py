@@ -35,7 +35,8 @@ def test_concurrent_appenders_never_fork_the_chain(tmp_path: Path):
     url = f"sqlite:///{tmp_path / 'g.db'}"
     gov = Governance(Store(url))
     gov.init("admin")
-    ctx = mp.get_context("spawn")
+    gov.store.engine.dispose()  # children open their own connections
+    ctx = mp.get_context("fork")
     with ctx.Pool(WORKERS) as pool:
         written = sum(pool.starmap(_append_many, [(url, w) for w in range(WORKERS)]))
     report = gov.audit_verify("admin")

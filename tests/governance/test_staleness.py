@@ -117,7 +117,8 @@ def test_two_concurrent_runs_retire_each_version_once(governed, tmp_path):
     for _ in range(6):
         governed.register("ds1", "m", risk_tier="low", purpose="p", run_id="r")
     url = governed.store.url
-    with mp.get_context("spawn").Pool(2) as pool:
+    governed.store.engine.dispose()  # children open their own connections
+    with mp.get_context("fork").Pool(2) as pool:
         outcomes = pool.starmap(_stale_run, [(url, str(tmp_path))] * 2)
     assert sum(o["retired"] for o in outcomes) == 6
     assert sum(o["failed"] for o in outcomes) == 0
