@@ -104,10 +104,23 @@ class Governance:
         return self.clock.now()
 
     def audit(
-        self, session: Session, actor: str, action: str, subject: str, payload: Mapping | None
+        self,
+        session: Session,
+        actor: str,
+        action: str,
+        subject: str,
+        payload: Mapping | None,
+        *,
+        at: datetime | None = None,
     ) -> AuditEvent:
+        """Append an event; pass `at` so a row and its event carry the very same time."""
         return audit.append_event(
-            session, actor=actor, action=action, subject=subject, payload=payload, at=self.now()
+            session,
+            actor=actor,
+            action=action,
+            subject=subject,
+            payload=payload,
+            at=at or self.now(),
         )
 
     def user(self, session: Session, name: str) -> User:
@@ -358,6 +371,7 @@ class Governance:
                     "fingerprint_digest": v.fingerprint_digest,
                     "adopted": not reg.created,
                 },
+                at=now,
             )
             s.add(
                 StageChange(
@@ -452,7 +466,9 @@ class Governance:
             fault_point("after-side-effect")
             payload = {"from": current.value, "to": target.value, "reason": ctx.reason}
             payload.update(ctx.audit_payload)
-            event = self.audit(s, actor, "stage.change", version_subject(model, v.version), payload)
+            event = self.audit(
+                s, actor, "stage.change", version_subject(model, v.version), payload, at=ctx.now
+            )
             s.add(
                 StageChange(
                     version_id=v.id,
