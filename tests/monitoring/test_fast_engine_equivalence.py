@@ -30,7 +30,6 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
-
 from mlgov.governance.drift import DriftResult, DriftSpec
 from mlgov.monitoring.fast_engine import FastDriftChecker, compute_drift
 from mlgov.monitoring.stattests import DISPLAY_NAMES, RULES
@@ -148,9 +147,7 @@ def check_equivalent(
         per_column_method=methods or {},
         per_column_threshold=thresholds or {},
     )
-    fast = compute_drift(
-        {c: reference[c] for c in kinds}, {c: current[c] for c in kinds}, spec
-    )
+    fast = compute_drift({c: reference[c] for c in kinds}, {c: current[c] for c in kinds}, spec)
     oracle = run_evidently(
         reference,
         current,
@@ -260,9 +257,7 @@ def draw_column(plan: ColumnPlan, n: int, rng: np.random.Generator, current: boo
     return _with_missing(values, missing, rng, keep_one=True)
 
 
-REF_SIZES = st.one_of(
-    st.integers(1, 40), st.sampled_from([998, 999, 1000, 1001, 1002, 1200, 2500])
-)
+REF_SIZES = st.one_of(st.integers(1, 40), st.sampled_from([998, 999, 1000, 1001, 1002, 1200, 2500]))
 CUR_SIZES = st.one_of(st.integers(1, 40), st.sampled_from([300, 1000, 1001, 3000, 10001]))
 
 
@@ -346,7 +341,9 @@ def boundary_frames(ref_rows: int, cur_rows: int, seed: int, ref_missing: int = 
     ],
 )
 def test_reference_size_boundary(ref_rows, cur_rows, ref_missing, expect_small) -> None:
-    reference, current, kinds = boundary_frames(ref_rows, cur_rows, seed=ref_rows, ref_missing=ref_missing)
+    reference, current, kinds = boundary_frames(
+        ref_rows, cur_rows, seed=ref_rows, ref_missing=ref_missing
+    )
     fast = check_equivalent(reference, current, kinds)
     tests = {c.column: c.test for c in fast.columns}
     if expect_small:
@@ -383,7 +380,9 @@ def test_overrides_including_binned_numeric_and_integer_sturges() -> None:
                 "int_wide": rng.integers(0, 22, n) + (rng.random(n) < shift),  # 22 values, int
                 "float_wide": rng.normal(shift, 1, n),
                 "int_few": rng.integers(0, 4, n),
-                "cat": rng.choice(["a", "b", "c", "d"], n, p=[0.4 - shift / 2, 0.3, 0.2, 0.1 + shift / 2]),
+                "cat": rng.choice(
+                    ["a", "b", "c", "d"], n, p=[0.4 - shift / 2, 0.3, 0.2, 0.1 + shift / 2]
+                ),
                 "cat_two": rng.choice(["u", "v"], n),
                 "small_ks": rng.normal(shift, 1, n),
             }
