@@ -98,18 +98,22 @@ def write_side(path: Path, rows: int, current: bool) -> None:
 # ------------------------------------------------------------------------------ children
 
 
-def _rss_mib() -> float:
+def _status_mib(field: str) -> float:
     with open("/proc/self/status") as status:
         for line in status:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024
     return float("nan")
 
 
-def _peak_mib() -> float:
-    import resource
+def _rss_mib() -> float:
+    return _status_mib("VmRSS")
 
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+def _peak_mib() -> float:
+    # VmHWM belongs to this process image; ru_maxrss would carry the parent's peak across
+    # fork+exec and report the data generator's memory instead of the engine's.
+    return _status_mib("VmHWM")
 
 
 def child_fast(reference: Path, current: Path) -> dict:
@@ -118,6 +122,8 @@ def child_fast(reference: Path, current: Path) -> dict:
     import pyarrow.parquet  # noqa: F401
     import scipy.spatial.distance  # noqa: F401
     import scipy.stats  # noqa: F401
+    from mlgov.governance.drift import DriftSpec
+    from mlgov.monitoring.fast_engine import FastDriftChecker
 
     from mlgov.governance.drift import DriftSpec
     from mlgov.monitoring.fast_engine import FastDriftChecker
@@ -142,7 +148,6 @@ def child_evidently(reference: Path, current: Path) -> dict:
     import pandas as pd
     from evidently import DataDefinition, Dataset, Report
     from evidently.presets import DataDriftPreset
-
     from mlgov.monitoring.stattests import DISPLAY_NAMES
 
     baseline = _rss_mib()

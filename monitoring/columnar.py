@@ -96,6 +96,56 @@ def _arrow_is_numeric(type_: pa.DataType) -> bool:
     )
 
 
+def _numpy(array: Any) -> np.ndarray:
+    """A numeric arrow array as numpy: a view of its data buffer, or, when it has nulls, a
+    float64 copy with NaN in their place.
+
+    pyarrow's own `to_numpy` (and `pa.scalar`, which `fill_null` uses) import pandas, a
+    quarter of a second the engine does not need.
+    """
+    import numpy as np
+
+    dtype = np.dtype(_NUMPY_TYPES[str(array.type)])
+    if array.buffers()[1] is None:  # nothing but nulls
+        return np.full(len(array), np.nan)
+    data = np.frombuffer(
+        array.buffers()[1], dtype=dtype, count=len(array), offset=array.offset * dtype.itemsize
+    )
+    if not array.null_count:
+        return data
+    bits = np.frombuffer(array.buffers()[0], dtype=np.uint8)
+    end = array.offset + len(array)
+    valid = np.unpackbits(bits, count=end, bitorder="little")[array.offset :].astype(bool)
+    out = data.astype(np.float64)
+    out[~valid] = np.nan
+    return out
+
+
+_NUMPY_TYPES = {
+    "int8": "int8",
+    "int16": "int16",
+    "int32": "int32",
+    "int64": "int64",
+    "uint8": "uint8",
+    "uint16": "uint16",
+    "uint32": "uint32",
+    "uint64": "uint64",
+    "halffloat": "float16",
+    "float": "float32",
+    "double": "float64",
+}
+
+
+def _arrow_mask(mask: np.ndarray) -> Any:
+    """A numpy boolean mask as an arrow boolean array (bit-packed), without pyarrow's pandas
+    detour."""
+    import numpy as np
+    import pyarrow as pa
+
+    bits = np.packbits(mask, bitorder="little")
+    return pa.Array.from_buffers(pa.bool_(), mask.size, [None, pa.py_buffer(bits)])
+
+
 def _normalise(values: Any, column: str) -> Any:
     """numpy arrays of numbers stay numpy; anything else (pandas, lists, objects, text) becomes
     pyarrow, whose C++ type inference replaces a Python loop over the rows."""
@@ -153,7 +203,7 @@ def _as_float(values: Any) -> tuple[np.ndarray, bool, bool]:
     if isinstance(values, pa.ChunkedArray | pa.Array) and values.null_count == 0:
         chunks = values.chunks if isinstance(values, pa.ChunkedArray) else [values]
         if len(chunks) == 1 and pa.types.is_float64(values.type):
-            return chunks[0].to_numpy(zero_copy_only=False), False, False
+            return _numpy(chunks[0]), False, False
     out = np.empty(len(values), dtype=np.float64)
     position = 0
     nulls = 0
@@ -162,7 +212,7 @@ def _as_float(values: Any) -> tuple[np.ndarray, bool, bool]:
         if not (pa.types.is_integer(chunk.type) or pa.types.is_floating(chunk.type)):
             chunk = chunk.cast(pa.float64())  # booleans, decimals, nulls
         # integers with nulls come back as float64 with NaN; without, as a view to copy from
-        out[position : position + len(chunk)] = chunk.to_numpy(zero_copy_only=False)
+        out[position : position + len(chunk)] = _numpy(chunk)
         position += len(chunk)
     return out, True, pa.types.is_integer(values.type) and nulls == 0
 
@@ -354,11 +404,11 @@ def _value_counts(values: Any) -> tuple[tuple[tuple[Any, np.ndarray], ...], int]
             chunk = chunk.dictionary_encode()
         missing += chunk.null_count
         dictionary = chunk.dictionary
-        counts = np.bincount(pc.drop_null(chunk.indices).to_numpy(), minlength=len(dictionary))
+        counts = np.bincount(_numpy(pc.drop_null(chunk.indices)), minlength=len(dictionary))
         if dictionary.null_count:  # a null stored inside the dictionary is missing too
-            valid = dictionary.is_valid().to_numpy(zero_copy_only=False)
+            valid = _numpy(pc.is_valid(dictionary).cast(pa.int8())).astype(bool)
             missing += int(counts[~valid].sum())
-            dictionary, counts = dictionary.filter(pa.array(valid)), counts[valid]
+            dictionary, counts = dictionary.filter(_arrow_mask(valid)), counts[valid]
         parts.append((dictionary, counts))
     return tuple(parts), missing
 
@@ -370,7 +420,7 @@ def _merged_categories(ref: _CategorySide, cur: _CategorySide) -> CategoricalCol
 
     parts = ref.parts + cur.parts
     union = pa.concat_arrays([d.cast(ref.value_type) for d, _ in parts]).dictionary_encode()
-    codes = union.indices.to_numpy()
+    codes = _numpy(union.indices)
     counts = np.concatenate([c for _, c in parts]).astype(np.float64)
     split = sum(len(d) for d, _ in ref.parts)
     n_keys = len(union.dictionary)
@@ -378,7 +428,7 @@ def _merged_categories(ref: _CategorySide, cur: _CategorySide) -> CategoricalCol
     ref_counts = np.bincount(codes[:split], counts[:split], n_keys).astype(np.int64)
     cur_counts = np.bincount(codes[split:], counts[split:], n_keys).astype(np.int64)
     present = (ref_counts > 0) | (cur_counts > 0)  # a dictionary may hold unused entries
-    keys = union.dictionary.filter(pa.array(present))
+    keys = union.dictionary.filter(_arrow_mask(present))
     ref_counts, cur_counts = ref_counts[present], cur_counts[present]
     return CategoricalColumn(
         reference_counts=ref_counts,

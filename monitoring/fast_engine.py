@@ -94,7 +94,7 @@ def compute_from_sources(
         if missing:
             raise BadInput(
                 f"the {source.label} data lacks the column(s) {', '.join(missing)}",
-                hint="the current data must hold every column of the reference schema",
+                hint="both datasets must hold every column of the schema",
             )
         if source.num_rows == 0:
             raise BadInput(f"the {source.label} data has no rows")

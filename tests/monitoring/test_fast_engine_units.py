@@ -15,13 +15,12 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from scipy import stats
-
 from mlgov.governance.drift import DriftSpec, QualityFinding
 from mlgov.governance.errors import BadInput, NotFound
 from mlgov.governance.ports import DriftChecker
 from mlgov.monitoring import stattests as stt
 from mlgov.monitoring.fast_engine import FastDriftChecker, compute_drift
+from scipy import stats
 
 SECRET = "SECRET-4711"  # a customer value that must never reach a message
 
@@ -248,14 +247,24 @@ def test_checker_has_the_ports_signature() -> None:
     assert inspect.signature(FastDriftChecker.check) == inspect.signature(DriftChecker.check)
 
 
-def test_import_is_light() -> None:
+def test_import_is_light_and_a_check_never_loads_pandas(tmp_path: Path) -> None:
+    """The CLI imports this module; pyarrow's own conversions would import pandas (~0.25 s)."""
+    ref, cur = _frames(n_ref=300, n_cur=200)
+    ref.to_parquet(tmp_path / "ref.parquet")
+    cur.to_csv(tmp_path / "cur.csv", index=False)
     code = (
-        "import sys, mlgov.monitoring.fast_engine;"
-        "print(sorted(m for m in ('numpy','scipy','pyarrow','pandas','evidently')"
-        " if m in sys.modules))"
+        "import sys, mlgov.monitoring.fast_engine as fe\n"
+        "heavy = ('numpy', 'scipy', 'pyarrow', 'pandas', 'evidently')\n"
+        "print(sorted(m for m in heavy if m in sys.modules))\n"
+        "from pathlib import Path\n"
+        "from mlgov.governance.drift import DriftSpec\n"
+        f"kinds = {KINDS!r}\n"
+        f"fe.FastDriftChecker().check(Path({str(tmp_path / 'ref.parquet')!r}),"
+        f" Path({str(tmp_path / 'cur.csv')!r}), DriftSpec(column_kinds=kinds))\n"
+        "print('pandas' in sys.modules)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"
+    assert out.stdout.split("\n")[:2] == ["[]", "False"]
 
 
 # ----------------------------------------------------------------------------- bad input
@@ -385,3 +394,40 @@ def test_columns_of_different_lengths_are_refused() -> None:
     spec = DriftSpec(column_kinds={"x": "numerical"})
     with pytest.raises(BadInput, match="reference columns have different lengths"):
         compute_drift({"x": [1.0, 2.0], "y": [1.0]}, {"x": [1.0]}, spec)
+
+
+def test_callers_arrays_are_not_modified_and_pandas_dtypes_are_read() -> None:
+    rng = np.random.default_rng(5)
+    ref_x, cur_x = rng.normal(size=500), rng.normal(size=400)
+    ref_n = rng.integers(0, 100, 500)
+    before = (ref_x.copy(), cur_x.copy(), ref_n.copy())
+    spec = DriftSpec(column_kinds={"x": "numerical", "n": "numerical", "g": "categorical"})
+    grades = pd.Categorical(rng.choice(["a", "b", "c"], 500))
+    result = compute_drift(
+        {"x": ref_x, "n": ref_n, "g": pd.Series(grades)},
+        {
+            "x": cur_x,
+            "n": pd.Series(list(rng.integers(0, 100, 399)) + [None], dtype="Int64"),
+            "g": pd.Series(rng.choice(["a", "b", "c"], 400)),
+        },
+        spec,
+    )
+    for original, kept in zip((ref_x, cur_x, ref_n), before, strict=True):
+        np.testing.assert_array_equal(original, kept)
+    assert [c.test for c in result.columns] == ["ks", "ks", "chisquare"]
+    assert QualityFinding("n", "missing_share", 1, 1 / 400) in result.quality
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    values=st.lists(st.one_of(st.none(), st.integers(-1000, 1000)), min_size=1, max_size=40),
+    as_float=st.booleans(),
+    start=st.integers(0, 10),
+)
+def test_arrow_to_numpy_without_pandas_keeps_values_and_nulls(values, as_float, start) -> None:
+    import pyarrow as pa
+    from mlgov.monitoring.columnar import _numpy
+
+    array = pa.array(values, type=pa.float64() if as_float else pa.int64())[start:]
+    expected = [np.nan if v is None else float(v) for v in array.to_pylist()]
+    np.testing.assert_array_equal(_numpy(array).astype(np.float64), np.array(expected))
