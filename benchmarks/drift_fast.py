@@ -122,8 +122,6 @@ def child_fast(reference: Path, current: Path) -> dict:
     import pyarrow.parquet  # noqa: F401
     import scipy.spatial.distance  # noqa: F401
     import scipy.stats  # noqa: F401
-    from mlgov.governance.drift import DriftSpec
-    from mlgov.monitoring.fast_engine import FastDriftChecker
 
     from mlgov.governance.drift import DriftSpec
     from mlgov.monitoring.fast_engine import FastDriftChecker
@@ -148,6 +146,7 @@ def child_evidently(reference: Path, current: Path) -> dict:
     import pandas as pd
     from evidently import DataDefinition, Dataset, Report
     from evidently.presets import DataDriftPreset
+
     from mlgov.monitoring.stattests import DISPLAY_NAMES
 
     baseline = _rss_mib()

@@ -30,6 +30,7 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
+
 from mlgov.governance.drift import DriftResult, DriftSpec
 from mlgov.monitoring.fast_engine import FastDriftChecker, compute_drift
 from mlgov.monitoring.stattests import DISPLAY_NAMES, RULES

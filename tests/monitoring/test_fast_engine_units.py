@@ -15,12 +15,13 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy import stats
+
 from mlgov.governance.drift import DriftSpec, QualityFinding
 from mlgov.governance.errors import BadInput, NotFound
 from mlgov.governance.ports import DriftChecker
 from mlgov.monitoring import stattests as stt
 from mlgov.monitoring.fast_engine import FastDriftChecker, compute_drift
-from scipy import stats
 
 SECRET = "SECRET-4711"  # a customer value that must never reach a message
 
@@ -426,6 +427,7 @@ def test_callers_arrays_are_not_modified_and_pandas_dtypes_are_read() -> None:
 )
 def test_arrow_to_numpy_without_pandas_keeps_values_and_nulls(values, as_float, start) -> None:
     import pyarrow as pa
+
     from mlgov.monitoring.columnar import _numpy
 
     array = pa.array(values, type=pa.float64() if as_float else pa.int64())[start:]
