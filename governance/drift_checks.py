@@ -169,7 +169,7 @@ def store_result(
         columns={"tests": [c.__dict__ for c in result.columns]},
         quality={"findings": [q.__dict__ for q in result.quality]},
         sample=spec.sample,
-        seed=spec.seed if spec.sample else None,
+        seed=spec.seed,
         window_start=window[0] if window else None,
         window_end=window[1] if window else None,
     )

@@ -48,7 +48,12 @@ def monitor() -> None:
     type=click.Path(dir_okay=False),
     help="Also write the Evidently HTML report here.",
 )
-@click.option("--sample", type=int, help="Draw a reproducible sample of N rows per side.")
+@click.option(
+    "--sample",
+    type=int,
+    help="Draw a reproducible sample of N rows per side (Evidently engine and the "
+    "HTML report; the fast engine always decides on every row).",
+)
 @click.option("--seed", type=int, help="Seed of the sample (default: drawn and recorded).")
 @click.option(
     "--engine",
