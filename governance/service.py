@@ -155,7 +155,7 @@ class Governance:
             .where(Model.name == model, ModelVersion.version == str(version))
         )
         if lock:
-            stmt = stmt.with_for_update()
+            stmt = stmt.with_for_update(of=ModelVersion)
         found = session.scalar(stmt)
         if found is None:
             if session.scalar(select(Model.id).where(Model.name == model)) is None:

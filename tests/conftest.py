@@ -33,11 +33,30 @@ def clock() -> FixedClock:
     return FixedClock()
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Store:
-    s = Store(f"sqlite:///{tmp_path / 'governance.db'}")
+# The core's tests run on SQLite, and on PostgreSQL too when MLGOV_TEST_PG_URL names an
+# empty database (.ci/run starts one): the multi-user target must not drift away.
+BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("MLGOV_TEST_PG_URL") else [])
+
+
+def _fresh_postgres(url: str) -> Store:
+    from sqlalchemy import text
+
+    store = Store(url)
+    with store.engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    return store
+
+
+@pytest.fixture(params=BACKENDS)
+def store(request, tmp_path: Path) -> Iterator[Store]:
+    if request.param == "postgresql":
+        s = _fresh_postgres(os.environ["MLGOV_TEST_PG_URL"])
+    else:
+        s = Store(f"sqlite:///{tmp_path / 'governance.db'}")
     s.upgrade()
-    return s
+    yield s
+    s.engine.dispose()
 
 
 @pytest.fixture
