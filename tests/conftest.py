@@ -18,6 +18,17 @@ from mlgov.governance.testing import FakeRegistry
 # Tests never phone home, whatever the developer's environment says.
 os.environ.setdefault("DO_NOT_TRACK", "true")
 
+
+@pytest.fixture(scope="session", autouse=True)
+def _outside_the_source_tree(tmp_path_factory) -> Iterator[None]:
+    """Run from an empty directory: a subprocess started with `python -c` or `-m` puts its
+    working directory on sys.path, and from the repository root `import mlgov` would find the
+    bare source folder instead of the installed package (and tools would drop files there)."""
+    previous = os.getcwd()
+    os.chdir(tmp_path_factory.mktemp("cwd"))
+    yield
+    os.chdir(previous)
+
 TEAM = {
     "ds1": [Role.DATA_SCIENTIST],
     "ds2": [Role.DATA_SCIENTIST],
