@@ -22,6 +22,7 @@ from mlgov.governance.mirror import mirror_version
 from mlgov.governance.roles import Action
 from mlgov.governance.snapshot import build_snapshot, describe_changes, snapshot_hash
 from mlgov.governance.tables import ApprovalDecision, ApprovalRequest, ModelVersion
+from mlgov.governance.validate import free_text
 
 if TYPE_CHECKING:
     from mlgov.governance.service import Governance
@@ -136,6 +137,7 @@ def _current_snapshot(gov: Governance, s: Session, v: ModelVersion) -> dict[str,
 def request_approval(
     gov: Governance, actor: str, model: str, version: str, *, note: str | None = None
 ) -> dict[str, Any]:
+    free_text(note, "--note")
     with gov.store.read() as s:
         gov.authorize(s, actor, Action.REQUEST_APPROVAL)
         gov.version(s, model, version)
@@ -240,6 +242,7 @@ def decide(
     approve: bool,
     comment: str | None = None,
 ) -> dict[str, Any]:
+    free_text(comment, "--reason" if not approve else "--comment")
     if not approve and not (comment and comment.strip()):
         raise BadInput("a rejection needs --reason saying why")
     with gov.store.read() as s:

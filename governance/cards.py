@@ -50,6 +50,8 @@ def _validate(fields: Mapping[str, str]) -> None:
     for key, value in fields.items():
         if not key.replace("_", "").isalnum() or not key[0].isalpha() or len(key) > 64:
             raise BadInput(f"card field name {key!r}: use letters, digits and '_' (max 64)")
+        if "\x00" in value:
+            raise BadInput(f"card field '{key}' contains a NUL character")
         if len(value) > MAX_FIELD_CHARS:
             raise BadInput(f"card field '{key}' is longer than {MAX_FIELD_CHARS} characters")
 

@@ -9,7 +9,7 @@ file, which the running server reads (the hot path never touches the database).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -17,35 +17,24 @@ from sqlalchemy.orm import Session
 
 from mlgov.governance.approvals import binding_problems
 from mlgov.governance.clock import isoformat
-from mlgov.governance.errors import BadInput, NotFound, Refused
+from mlgov.governance.errors import NotFound, Refused
 from mlgov.governance.gates import Gates, MoveContext
 from mlgov.governance.lifecycle import Health, Stage
 from mlgov.governance.mirror import mirror_version
 from mlgov.governance.references import current_reference
 from mlgov.governance.roles import Action
 from mlgov.governance.tables import Deployment, ModelVersion
+from mlgov.governance.validate import free_text, target_name
 
 if TYPE_CHECKING:
     from mlgov.governance.ports import PreparedDeployment
     from mlgov.governance.service import Governance
 
 ACTIVE = "active"
-_TARGET_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
 
 
 def validate_target(name: str) -> str:
-    if (
-        not name
-        or len(name) > 128
-        or not set(name) <= _TARGET_CHARS
-        or name[0] in ".-"
-        or ".." in name
-    ):
-        raise BadInput(
-            f"target name {name!r}: use 1-128 letters, digits, '_', '.' or '-', "
-            "starting with a letter or digit"
-        )
-    return name
+    return target_name(name)
 
 
 def active_on(session: Session, target: str) -> Deployment | None:
@@ -150,7 +139,13 @@ def record_deployment(ctx: MoveContext) -> None:
 
 
 def deploy(
-    gov: Governance, actor: str, model: str, version: str, *, target: str | None = None
+    gov: Governance,
+    actor: str,
+    model: str,
+    version: str,
+    *,
+    target: str | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     target = validate_target(target or model)
     with gov.store.read() as s:
@@ -182,6 +177,11 @@ def deploy(
         raise Refused(
             f"{v.label} has no input signature: mlgov serves only models logged "
             "with a signature (inputs are validated against it)"
+        )
+    if progress is not None:
+        progress(
+            f"{model}/{version}: deploy gate passed; building the service for target "
+            f"'{target}' (this takes a few seconds)..."
         )
     prepared = gov.ports["deployer"].prepare(
         target=target,
@@ -285,6 +285,7 @@ def rollback(gov: Governance, actor: str, target: str) -> dict[str, Any]:
 
 
 def undeploy(gov: Governance, actor: str, target: str, *, reason: str | None = None) -> dict:
+    free_text(reason, "--reason")
     with gov.store.transaction() as s:
         gov.authorize(s, actor, Action.OPERATE)
         d = _active(s, target)

@@ -20,6 +20,7 @@ from mlgov.governance.policy import TierPolicy
 from mlgov.governance.references import current_reference
 from mlgov.governance.roles import Action
 from mlgov.governance.tables import Model, ModelVersion, StageChange
+from mlgov.governance.validate import free_text
 
 if TYPE_CHECKING:
     from mlgov.governance.service import Governance
@@ -188,6 +189,7 @@ def monitor_run(gov: Governance, actor: str, *, model: str | None = None) -> dic
 
 
 def acknowledge(gov: Governance, actor: str, model: str, version: str, comment: str) -> dict:
+    free_text(comment, "--comment")
     if not comment or not comment.strip():
         raise BadInput("monitor ack needs --comment saying what was reviewed")
     with gov.store.transaction() as s:

@@ -26,9 +26,10 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from mlgov.governance.errors import PolicyError
+from mlgov.governance.errors import BadInput, PolicyError
 from mlgov.governance.lifecycle import RiskTier
 from mlgov.governance.roles import Role
+from mlgov.governance.validate import webhook_url
 
 # Maker-checker is not a policy choice: these may never approve, whatever a file says.
 NEVER_APPROVE: tuple[str, ...] = ("registrant", "owner", "requester")
@@ -101,6 +102,7 @@ class TierPolicy:
 class NotificationPolicy:
     webhook_url: str | None = None
     webhook_timeout_seconds: float = 5.0
+    webhook_allowed_hosts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -268,6 +270,7 @@ def _url(v: Any) -> str:
 _NOTIFY_KEYS: dict[str, Callable[[Any], Any]] = {
     "webhook_url": _url,
     "webhook_timeout_seconds": _webhook_timeout,
+    "webhook_allowed_hosts": _names,
 }
 
 
@@ -339,4 +342,13 @@ def load_policy(path: Path | str | None) -> Policy:
         _check_tier(merged, f"tiers.{tier}", file)
         tiers[tier] = merged
     notify = _overrides(data.get("notifications", {}), "notifications", _NOTIFY_KEYS, file)
+    if notify.get("webhook_url"):
+        try:
+            webhook_url(
+                notify["webhook_url"], allowed_hosts=notify.get("webhook_allowed_hosts", ())
+            )
+        except BadInput as exc:
+            raise PolicyError(
+                f"policy file {file}: key 'notifications.webhook_url': {exc}"
+            ) from None
     return Policy(tiers=tiers, notifications=replace(NotificationPolicy(), **notify), source=file)

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from mlgov.governance import audit
+from mlgov.governance import audit, validate
 from mlgov.governance.clock import Clock, SystemClock
 from mlgov.governance.errors import (
     BadInput,
@@ -149,6 +149,7 @@ class Governance:
     def version(
         self, session: Session, model: str, version: str | int, *, lock: bool = False
     ) -> ModelVersion:
+        model, version = validate.model_name(model), validate.version(version)
         stmt = (
             select(ModelVersion)
             .join(Model)
@@ -278,6 +279,12 @@ class Governance:
         tier = parse_tier(risk_tier)
         if not purpose or not purpose.strip():
             raise BadInput("--purpose must say what the model is for")
+        validate.free_text(purpose, "--purpose")
+        validate.model_name(model)
+        if model_uri is not None:
+            validate.model_uri(model_uri)
+        if artifact_path is not None:
+            validate.name(artifact_path, "--artifact-path")
         if (run_id is None) == (model_uri is None):
             raise BadInput("give exactly one of --run-id or --model-uri")
         if self.registry is None:
@@ -429,6 +436,7 @@ class Governance:
     ) -> dict[str, Any]:
         """Move a version to `to`, if the lifecycle allows it and the gate passes."""
         target = parse_stage(to)
+        validate.free_text(reason, "--reason")
         if target is Stage.RETIRE and not (reason and reason.strip()):
             raise BadInput("retiring needs --reason saying why")
         sweeps = self.gates.sweeps_for(target)

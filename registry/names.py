@@ -23,14 +23,9 @@ _RUN_ID = re.compile(r"^[0-9a-f]{32}$")
 
 def validate_model_name(name: str) -> str:
     """Return `name` unchanged, or raise BadInput saying which rule it breaks."""
-    if not isinstance(name, str) or not name:
-        raise BadInput("model name is empty: give a name such as 'credit-scoring'")
-    if ".." in name or not MODEL_NAME_PATTERN.match(name):
-        raise BadInput(
-            f"model name '{_shown(name)}' is not allowed: use 1-128 characters from letters, "
-            "digits, '_', '.', '-', starting with a letter or digit, without '..'"
-        )
-    return name
+    from mlgov.governance.validate import model_name
+
+    return model_name(name)
 
 
 def validate_version(version: str | int) -> str:

@@ -29,6 +29,7 @@ def _outside_the_source_tree(tmp_path_factory) -> Iterator[None]:
     yield
     os.chdir(previous)
 
+
 TEAM = {
     "ds1": [Role.DATA_SCIENTIST],
     "ds2": [Role.DATA_SCIENTIST],

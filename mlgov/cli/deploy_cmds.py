@@ -28,10 +28,14 @@ def deploy(model, version, target, fmt) -> None:
     """Deploy an approved VERSION of MODEL: runs the deploy gate, builds the service."""
     from mlgov.governance.deployments import deploy as run
 
-    click.echo(
-        f"deploying {model}/{version}: checking the gate, then building the service...", err=True
+    result = run(
+        gov(),
+        actor(),
+        model,
+        version,
+        target=target,
+        progress=lambda msg: click.echo(msg, err=True),
     )
-    result = run(gov(), actor(), model, version, target=target)
     if fmt == "table":
         click.echo(
             f"{model}/{version} deployed to target '{result['target']}' "

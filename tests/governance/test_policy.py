@@ -34,6 +34,7 @@ def test_file_overrides_default_then_tier(tmp_path):
         "[tiers.high]\napprovals_required = 3\n"
         '[tiers.high.required_metrics]\nroc_auc = ">= 0.7"\n'
         '[notifications]\nwebhook_url = "http://127.0.0.1:9/hook"\n'
+        'webhook_allowed_hosts = ["127.0.0.1"]\n'
     )
     p = load_policy(f)
     assert p.for_tier("high").approvals_required == 3
@@ -58,6 +59,8 @@ def test_file_overrides_default_then_tier(tmp_path):
         ("[tiers.high]\nnever_approve = []\n", "tiers.high.never_approve"),
         ("[default]\nhealth_warning_share = 0.9\n", "health_warning_share"),
         ("[notifications]\nwebhook_url = 'ftp://x'\n", "notifications.webhook_url"),
+        ("[notifications]\nwebhook_url = 'http://169.254.169.254/'\n", "internal"),
+        ("[notifications]\nwebhook_url = 'http://2130706433/'\n", "internal"),
         ("bogus = 1\n", "bogus"),
         ("[tiers\n", "not valid TOML"),
     ],
