@@ -325,18 +325,23 @@ def _reversed_lines(path: Path, block: int = 8192) -> Iterator[str]:
 
 
 def _last_checkpoint(path: Path, db_id: str, keys: Mapping[str, Any]) -> Checkpoint | None:
-    """The newest checkpoint of this database in `path`; refuses a bad last line."""
+    """The newest checkpoint of this database signed by the signing key, or None.
+
+    Lines of other databases, of earlier keys (after a rotation) and damaged lines are passed
+    over here (`audit verify --checkpoints` reports them); a line that claims the signing key
+    but does not verify is refused: someone forged it.
+    """
     for text in _reversed_lines(path):
         try:
             cp = parse_line(text)
         except ValueError:
-            cp = None
-        if cp is not None and cp.database_id != db_id:
-            continue  # another database's checkpoints may share the file
-        if cp is None or not signature_ok(cp, keys):
+            continue
+        if cp.database_id != db_id or cp.key_id not in keys:
+            continue
+        if not signature_ok(cp, keys):
             raise ChainContradictsCheckpoint(
-                f"the last checkpoint in {path} does not verify with the signing key: "
-                "refusing to sign over it",
+                f"a checkpoint in {path} claims the signing key but does not verify: "
+                "refusing to sign after it",
                 hint=f"run `mlgov audit verify --checkpoints {path}`",
             )
         return cp
@@ -612,16 +617,23 @@ def verify_with_checkpoints(
         problems.append(
             CheckpointProblem(0, None, f"no valid checkpoint of database {db_id} in {file}")
         )
-    bad_seqs = [p.bad_from_seq for p in problems if p.bad_from_seq is not None]
-    if not chain.ok and chain.first_bad_seq is not None:
-        bad_seqs.append(chain.first_bad_seq)
+    # A broken link names its seq exactly; checkpoints at or after it differ because of it.
+    # Before it, a checkpoint that no longer matches means a rehash somewhere after the
+    # newest checkpoint that still does.
+    broken_at = chain.first_bad_seq if not chain.ok else None
+    bad_seqs = [
+        p.bad_from_seq
+        for p in problems
+        if p.bad_from_seq is not None and (broken_at is None or p.seq < broken_at)
+    ]
+    if broken_at is not None:
+        bad_seqs.append(broken_at)
     first_bad_seq = min(bad_seqs) if bad_seqs else None
     line_problems = [p for p in problems if p.line]
     first_bad_line = min((p.line for p in line_problems), default=None)
-    covered = max(
-        (s for s in matching if first_bad_seq is None or s < first_bad_seq),
-        default=0,
-    )
+    # Vouched for: up to the newest matching checkpoint below every sign of tampering.
+    limit = min([s for s in (first_bad_seq, *(p.seq for p in problems)) if s], default=None)
+    covered = max((s for s in matching if limit is None or s < limit), default=0)
     ok = chain.ok and not problems
     return CheckpointReport(
         ok=ok,
