@@ -23,7 +23,7 @@ import os
 import re
 import stat
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -395,7 +395,6 @@ class Checkpointer:
     file: Path
     sinks: Sequence[Path] = ()
     required: bool = False
-    _key: Any = field(default=None, repr=False)
 
     @property
     def enabled(self) -> bool:
@@ -407,11 +406,8 @@ class Checkpointer:
             check_private_key_file(self.key_path)
 
     def signing_key(self) -> Any:
-        if self._key is None:
-            self._key = load_signing_key(self.key_path)
-        else:
-            check_private_key_file(self.key_path)
-        return self._key
+        # Read on every use (it is cheap): a rotated or re-permissioned key takes effect at once.
+        return load_signing_key(self.key_path)
 
     def write(
         self, session: Session, *, at: datetime, extra: Sequence[Path] = ()

@@ -94,11 +94,17 @@ def _verify_checkpoints(file: Path, public_keys: list[Path], fmt: str) -> None:
     else:
         where = f"at seq {report.first_bad_seq}" if report.first_bad_seq else "in checkpoints"
         click.echo(f"audit chain BROKEN {where}: {report.problem}", err=True)
-        for p in report.problems[:20]:
+        shown = report.problem or ""
+        others = [
+            p
+            for p in report.problems
+            if shown not in (p.problem, f"checkpoint on line {p.line}: {p.problem}")
+        ]
+        for p in others[:20]:
             line = f"line {p.line}: " if p.line else ""
             click.echo(f"  {line}{p.problem}", err=True)
-        if len(report.problems) > 20:
-            click.echo(f"  ... and {len(report.problems) - 20} more", err=True)
+        if len(others) > 20:
+            click.echo(f"  ... and {len(others) - 20} more", err=True)
     if not report.ok:
         raise click.exceptions.Exit(1)
 
