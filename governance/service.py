@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from mlgov.governance import audit, validate
+from mlgov.governance import audit, checkpoints, validate
 from mlgov.governance.clock import Clock, SystemClock
 from mlgov.governance.errors import (
     BadInput,
@@ -81,6 +81,7 @@ class Governance:
         notifier: Notifier | None = None,
         ports: Mapping[str, Any] | None = None,
         home: Path | None = None,
+        checkpointer: checkpoints.Checkpointer | None = None,
     ) -> None:
         self.store = store
         self.home = home
@@ -93,6 +94,10 @@ class Governance:
         if registry is not None:
             self.ports.setdefault("registry", registry)
         self.ports["governance"] = self
+        # Signs the chain head after every stage change (None or keyless: no checkpoints).
+        self.checkpointer = checkpointer
+        # Things the user should know that did not fail the call (the CLI prints them).
+        self.warnings: list[str] = []
         # Other packages add sections to `models show` (card, evidence, approvals, deployment).
         self.show_sections: dict[str, Callable[[Session, ModelVersion], Any]] = {}
         # Other packages add what an approval snapshot freezes beyond the core's evidence.
@@ -289,6 +294,8 @@ class Governance:
             raise BadInput("give exactly one of --run-id or --model-uri")
         if self.registry is None:
             raise BadInput("no model registry is configured")
+        if self.checkpointer is not None:
+            self.checkpointer.preflight()
         owner = owner or actor
         with self.store.read() as s:
             self.authorize(s, actor, Action.REGISTER)
@@ -402,7 +409,9 @@ class Governance:
                 ports=self.ports,
             )
             self.gates.run_effects(ctx)
-            return version_detail(v)
+            result = version_detail(v)
+        checkpoints.checkpoint_after_commit(self)
+        return result
 
     # --- moves --------------------------------------------------------------------------
 
@@ -439,6 +448,8 @@ class Governance:
         validate.free_text(reason, "--reason")
         if target is Stage.RETIRE and not (reason and reason.strip()):
             raise BadInput("retiring needs --reason saying why")
+        if self.checkpointer is not None:
+            self.checkpointer.preflight()  # a bad key is refused before anything moves
         sweeps = self.gates.sweeps_for(target)
         if sweeps:  # they record what is due, so only for an actor who may make this move
             with self.store.read() as s:
@@ -494,6 +505,7 @@ class Governance:
             fault_point("before-commit")
             result = version_view(v) | {"from": current.value, "audit_seq": event.seq}
         fault_point("after-commit")
+        checkpoints.checkpoint_after_commit(self)
         self.notify("stage.change", {"model": model, "version": str(version), **payload})
         return result
 

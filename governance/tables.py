@@ -265,3 +265,13 @@ class Deployment(Base):
     ended_at: Mapped[datetime | None]
     ended_by: Mapped[str | None] = mapped_column(String(64))
     end_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class StoreIdentity(Base):
+    """One row, written by migration 0004: the random id signed audit checkpoints name."""
+
+    __tablename__ = "store_identity"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    database_id: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]

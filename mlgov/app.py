@@ -17,6 +17,7 @@ from mlgov.adapters import (
 from mlgov.config import Settings, apply_environment
 from mlgov.governance import approvals, deployments, drift_checks
 from mlgov.governance.cards import card_section
+from mlgov.governance.checkpoints import Checkpointer
 from mlgov.governance.clock import Clock
 from mlgov.governance.defaults import core_gates
 from mlgov.governance.gates import Gates
@@ -64,6 +65,15 @@ def build_notifier(settings: Settings, policy: Policy, clock: Clock | None) -> C
     return CompositeNotifier(notifiers)
 
 
+def build_checkpointer(settings: Settings) -> Checkpointer:
+    return Checkpointer(
+        key_path=settings.signing_key_file,
+        file=settings.checkpoint_file,
+        sinks=settings.checkpoint_sinks,
+        required=settings.signing_key_explicit,
+    )
+
+
 def _add_show_sections(gov: Governance) -> None:
     def card(s, v):
         return card_section(s, v, gov.policy.for_tier(v.risk_tier).required_card_fields)
@@ -103,6 +113,7 @@ def open_governance(
         notifier=build_notifier(settings, policy, clock),
         ports=build_ports(settings),
         home=settings.home,
+        checkpointer=build_checkpointer(settings),
     )
     _add_show_sections(gov)
     return gov

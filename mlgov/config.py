@@ -36,6 +36,35 @@ class Settings:
     bentoml_home: Path
     policy_path: Path | None
     user: str
+    # Audit checkpoints: the private key lives outside the database (MLGOV_SIGNING_KEY).
+    signing_key: Path | None = None  # None: $MLGOV_HOME/keys/audit-signing.key
+    signing_key_explicit: bool = False
+    checkpoint_sinks: tuple[Path, ...] = ()  # MLGOV_CHECKPOINT_SINKS, os.pathsep-separated
+    verify_keys: tuple[Path, ...] = ()  # MLGOV_VERIFY_KEY, os.pathsep-separated
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.home / "keys"
+
+    @property
+    def signing_key_file(self) -> Path:
+        return self.signing_key or self.keys_dir / "audit-signing.key"
+
+    @property
+    def public_key_file(self) -> Path:
+        """Where `mlgov init --keys` writes the public key."""
+        return self.keys_dir / "audit-signing.pub"
+
+    @property
+    def checkpoint_file(self) -> Path:
+        return self.home / "audit-checkpoints.jsonl"
+
+    def verify_key_files(self) -> tuple[Path, ...]:
+        """MLGOV_VERIFY_KEY if set, else every *.pub in MLGOV_HOME/keys (old keys kept
+        after a rotation still verify the checkpoints they signed)."""
+        if self.verify_keys:
+            return self.verify_keys
+        return tuple(sorted(self.keys_dir.glob("*.pub"))) if self.keys_dir.is_dir() else ()
 
     @property
     def reports_dir(self) -> Path:
@@ -93,6 +122,10 @@ def _sqlite_url(path: Path) -> str:
     return f"sqlite:///{path}"
 
 
+def _path_list(value: str | None) -> tuple[Path, ...]:
+    return tuple(Path(p).expanduser() for p in (value or "").split(os.pathsep) if p.strip())
+
+
 def load_settings(
     *, user: str | None = None, policy: str | None = None, home: str | None = None
 ) -> Settings:
@@ -101,6 +134,7 @@ def load_settings(
     acting = user or env.get("MLGOV_USER") or getpass.getuser()
     validate_user_name(acting)
     policy_file = policy or env.get("MLGOV_POLICY")
+    signing_key = env.get("MLGOV_SIGNING_KEY")
     return Settings(
         home=home_path,
         db_url=env.get("MLGOV_DB_URL") or _sqlite_url(home_path / "governance.db"),
@@ -109,6 +143,10 @@ def load_settings(
         bentoml_home=Path(env.get("BENTOML_HOME") or home_path / "bentoml"),
         policy_path=Path(policy_file).expanduser() if policy_file else None,
         user=acting,
+        signing_key=Path(signing_key).expanduser().absolute() if signing_key else None,
+        signing_key_explicit=bool(signing_key),
+        checkpoint_sinks=_path_list(env.get("MLGOV_CHECKPOINT_SINKS")),
+        verify_keys=_path_list(env.get("MLGOV_VERIFY_KEY")),
     )
 
 

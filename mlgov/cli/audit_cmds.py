@@ -1,4 +1,4 @@
-"""The audit trail: log, verify, export."""
+"""The audit trail: log, verify, export, signed checkpoints."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from mlgov.cli.context import actor, gov
+from mlgov.cli.context import actor, gov, state
 from mlgov.cli.output import emit_object, emit_rows, format_option
 
 EVENT_COLUMNS = ["seq", "time", "actor", "action", "subject", "payload"]
@@ -33,9 +33,34 @@ def audit_log(model, since, action, fmt) -> None:
 
 @audit.command("verify")
 @click.option("--head", metavar="HASH", help="Head hash kept elsewhere: detects a cut tail.")
+@click.option(
+    "--checkpoints",
+    "checkpoint_file",
+    type=click.Path(dir_okay=False),
+    help="Signed checkpoints (JSON Lines): detects a rehashed chain and a cut tail.",
+)
+@click.option(
+    "--public-key",
+    "public_keys",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    help="With --checkpoints: a trusted public key PEM; repeat for old keys "
+    "(default: $MLGOV_VERIFY_KEY, else MLGOV_HOME/keys/*.pub).",
+)
 @format_option()
-def audit_verify(head, fmt) -> None:
-    """Recompute the chain; exit 1 and name the first broken link if it was tampered with."""
+def audit_verify(head, checkpoint_file, public_keys, fmt) -> None:
+    """Recompute the chain; exit 1 and name the first broken link if it was tampered with.
+
+    With --checkpoints, also check every checkpoint's signature and that its seq and head hash
+    are still on the chain.
+    """
+    if checkpoint_file:
+        if head:
+            raise click.UsageError("give --head or --checkpoints, not both")
+        _verify_checkpoints(Path(checkpoint_file), [Path(p) for p in public_keys], fmt)
+        return
+    if public_keys:
+        raise click.UsageError("--public-key needs --checkpoints")
     report = gov().audit_verify(actor(), head=head)
     if fmt != "table":
         emit_object(report.to_dict(), fmt)
@@ -45,6 +70,69 @@ def audit_verify(head, fmt) -> None:
         click.echo(f"audit chain BROKEN at seq {report.first_bad_seq}: {report.problem}", err=True)
     if not report.ok:
         raise click.exceptions.Exit(1)
+
+
+def _verify_checkpoints(file: Path, public_keys: list[Path], fmt: str) -> None:
+    from mlgov.governance.checkpoints import verify_checkpoints
+
+    st = state()
+    keys = public_keys or list(st.settings.verify_key_files())
+    report = verify_checkpoints(gov(), actor(), file, keys)
+    if fmt != "table":
+        emit_object(report.to_dict(), fmt)
+    elif report.ok:
+        click.echo(
+            f"audit chain OK: {report.chain.events} events, head {report.chain.head_hash}; "
+            f"{report.verified} signed checkpoint(s) verified, the newest at seq "
+            f"{report.covered_seq}"
+        )
+        if report.uncovered_events:
+            click.echo(
+                f"note: {report.uncovered_events} event(s) after seq {report.covered_seq} are "
+                "not covered by a checkpoint yet (run `mlgov audit checkpoint`)"
+            )
+    else:
+        where = f"at seq {report.first_bad_seq}" if report.first_bad_seq else "in checkpoints"
+        click.echo(f"audit chain BROKEN {where}: {report.problem}", err=True)
+        shown = report.problem or ""
+        others = [
+            p
+            for p in report.problems
+            if shown not in (p.problem, f"checkpoint on line {p.line}: {p.problem}")
+        ]
+        for p in others[:20]:
+            line = f"line {p.line}: " if p.line else ""
+            click.echo(f"  {line}{p.problem}", err=True)
+        if len(others) > 20:
+            click.echo(f"  ... and {len(others) - 20} more", err=True)
+    if not report.ok:
+        raise click.exceptions.Exit(1)
+
+
+@audit.command("checkpoint")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False),
+    help="Also append the checkpoint to this JSON Lines file (e.g. an auditor's own copy).",
+)
+@format_option()
+def audit_checkpoint(out, fmt) -> None:
+    """Sign the current head of the chain and append it to the checkpoint files.
+
+    Writes to MLGOV_HOME/audit-checkpoints.jsonl, every $MLGOV_CHECKPOINT_SINKS file and
+    --out. Refuses to sign a chain that contradicts the last checkpoint. Needs the signing
+    key (`mlgov init --keys`); any role that may verify the audit trail may run it.
+    """
+    from mlgov.governance.checkpoints import write_checkpoint
+
+    result = write_checkpoint(gov(), actor(), extra=[Path(out)] if out else [])
+    if fmt != "table":
+        emit_object(result, fmt)
+        return
+    cp = result["checkpoint"]
+    click.echo(f"checkpoint: seq {cp['seq']}, head {cp['head_hash']}, key {cp['key_id']}")
+    for f in result["files"]:
+        click.echo(f"written to {f}")
 
 
 @audit.command("export")

@@ -40,6 +40,11 @@ class CliState:
             self._gov = open_governance(self.settings, initializing=initializing)
         return self._gov
 
+    @property
+    def warnings(self) -> list[str]:
+        """What the service noted without failing the call; never opens the service."""
+        return list(self._gov.warnings) if self._gov is not None else []
+
 
 def state() -> CliState:
     return click.get_current_context().find_object(CliState)  # type: ignore[return-value]

@@ -51,6 +51,15 @@ class MlgovGroup(click.Group):
                 err=True,
             )
             ctx.exit(1)
+        finally:
+            _show_warnings(ctx)
+
+
+def _show_warnings(ctx: click.Context) -> None:
+    """What the service noted without failing the call (e.g. a checkpoint not written)."""
+    st = ctx.find_object(CliState)
+    for message in st.warnings if st is not None else ():
+        click.echo(f"mlgov: warning: {message}", err=True)
 
 
 @click.group(cls=MlgovGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -11,14 +11,27 @@ USER_COLUMNS = ["name", "roles", "active", "created_at", "created_by"]
 
 
 @click.command()
+@click.option(
+    "--keys",
+    is_flag=True,
+    help="Also create the Ed25519 key pair that signs audit checkpoints (never overwrites).",
+)
 @format_option()
-def init(fmt: str) -> None:
+def init(keys: bool, fmt: str) -> None:
     """Create or upgrade the governance store; the first user becomes admin.
 
-    An existing database is migrated to the current schema, never dropped.
+    An existing database is migrated to the current schema, never dropped. With --keys, also
+    create the audit signing key ($MLGOV_SIGNING_KEY, else MLGOV_HOME/keys/audit-signing.key,
+    mode 0600) and its public key (MLGOV_HOME/keys/audit-signing.pub), then write the first
+    signed checkpoint.
     """
     st = state()
-    result = st.governance(initializing=True).init(st.actor)
+    if keys:
+        _refuse_existing_keys(st.settings)
+    g = st.governance(initializing=True)
+    result = g.init(st.actor)
+    if keys:
+        result["keys"] = _create_keys(g, st)
     if fmt != "table":
         emit_object(result, fmt)
         return
@@ -32,6 +45,30 @@ def init(fmt: str) -> None:
     )
     if result["admin_created"]:
         click.echo(f"first admin: {result['admin_created']}")
+    if keys:
+        k = result["keys"]
+        click.echo(f"audit signing key: {k['private_key']} (mode 0600, key id {k['key_id']})")
+        click.echo(
+            f"public key: {k['public_key']} (keep a copy where the database's administrators "
+            "cannot change it, and verify with MLGOV_VERIFY_KEY or --public-key)"
+        )
+        click.echo(f"first checkpoint: seq {k['checkpoint']['seq']} -> {', '.join(k['files'])}")
+
+
+def _refuse_existing_keys(settings) -> None:
+    from mlgov.governance.checkpoints import refuse_existing_keys
+
+    refuse_existing_keys(settings.signing_key_file, settings.public_key_file)
+
+
+def _create_keys(g, st) -> dict:
+    from mlgov.governance import checkpoints
+
+    info = checkpoints.generate_keys(st.settings.signing_key_file, st.settings.public_key_file)
+    checkpoints.record_new_key(g, st.actor, info)
+    with g.store.read() as s:
+        written = g.checkpointer.write(s, at=g.now())
+    return info | written
 
 
 @click.command()

@@ -1,0 +1,149 @@
+"""What an insider with write access to the governance database can do to the audit trail.
+
+For tests and red-team drills of `mlgov audit verify`: each operation edits, deletes,
+inserts, reorders or truncates events, either naively (rows changed, hashes left as they
+were) or as a careful insider would (every later hash recomputed and the head row rewound,
+so the plain chain verifies again). Never used by mlgov itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select, update
+
+from mlgov.governance import audit
+from mlgov.governance.audit import GENESIS
+from mlgov.governance.store import Store
+from mlgov.governance.tables import AuditEvent, AuditHead
+
+OPERATIONS = ("edit", "delete", "insert", "reorder", "truncate")
+
+
+@dataclass(frozen=True)
+class Row:
+    seq: int
+    occurred_at: datetime
+    actor: str
+    action: str
+    subject: str
+    payload: Any
+    prev_hash: str
+    hash: str
+
+    def computed_hash(self) -> str:
+        return hashlib.sha256(
+            audit.canonical(
+                seq=self.seq,
+                occurred_at=self.occurred_at,
+                actor=self.actor,
+                action=self.action,
+                subject=self.subject,
+                payload=self.payload,
+                prev_hash=self.prev_hash,
+            )
+        ).hexdigest()
+
+
+def read_rows(store: Store) -> list[Row]:
+    with store.read() as s:
+        return [
+            Row(e.seq, e.occurred_at, e.actor, e.action, e.subject, e.payload, e.prev_hash, e.hash)
+            for e in s.scalars(select(AuditEvent).order_by(AuditEvent.seq))
+        ]
+
+
+def write_rows(store: Store, rows: Sequence[Row], *, head: tuple[int, str] | None = None) -> None:
+    """Replace every event with `rows`; move the head row only when `head` is given."""
+    with store.transaction() as s:
+        s.execute(delete(AuditEvent))
+        s.flush()
+        s.add_all(
+            AuditEvent(
+                seq=r.seq,
+                occurred_at=r.occurred_at,
+                actor=r.actor,
+                action=r.action,
+                subject=r.subject,
+                payload=r.payload,
+                prev_hash=r.prev_hash,
+                hash=r.hash,
+            )
+            for r in rows
+        )
+        if head is not None:
+            s.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=head[0], hash=head[1]))
+
+
+def rehash(rows: Sequence[Row]) -> list[Row]:
+    """Renumber 1..n and recompute every link and hash: the chain verifies again."""
+    out: list[Row] = []
+    prev = audit.GENESIS
+    for i, r in enumerate(rows, start=1):
+        linked = replace(r, seq=i, prev_hash=prev, hash="")
+        linked = replace(linked, hash=linked.computed_hash())
+        out.append(linked)
+        prev = linked.hash
+    return out
+
+
+def _forged(after: Row, seq: int) -> Row:
+    return Row(
+        seq=seq,
+        occurred_at=after.occurred_at,
+        actor="mallory",
+        action="user.add",
+        subject="user:mallory",
+        payload={"roles": ["admin"]},
+        prev_hash=after.hash,
+        hash=hashlib.sha256(f"forged-{seq}-{after.hash}".encode()).hexdigest(),
+    )
+
+
+def apply(rows: Sequence[Row], operation: str, at: int) -> tuple[list[Row], int]:
+    """The naive change: (rows as the insider leaves them, first seq that is now wrong).
+
+    `at` is a seq for edit/delete/insert/reorder (reorder swaps `at` and `at + 1`), and the
+    number of newest events removed for truncate.
+    """
+    rows = list(rows)
+    i = at - 1
+    if operation == "edit":
+        rows[i] = replace(rows[i], actor="mallory", payload={"tampered": True})
+        return rows, at
+    if operation == "delete":
+        del rows[i]
+        return rows, at
+    if operation == "insert":
+        new = _forged(rows[i - 1], at) if i > 0 else replace(_forged(rows[0], 1), prev_hash=GENESIS)
+        shifted = [replace(r, seq=r.seq + 1) for r in rows[i:]]
+        return rows[:i] + [new] + shifted, at
+    if operation == "reorder":
+        a, b = rows[i], rows[i + 1]
+        rows[i], rows[i + 1] = replace(b, seq=a.seq), replace(a, seq=b.seq)
+        return rows, at
+    if operation == "truncate":
+        kept = rows[: len(rows) - at]
+        return kept, len(kept) + 1
+    raise ValueError(f"unknown tamper operation {operation!r}")
+
+
+def tamper(store: Store, operation: str, at: int, *, recompute: bool) -> int:
+    """Tamper with the stored chain; returns the first seq that is now wrong.
+
+    Naive: the rows change and nothing else (the head row keeps its old seq and hash).
+    Recomputed: every hash after the change is recomputed and the head row rewound to the
+    new end, so `audit verify` without outside evidence finds nothing.
+    """
+    rows, first_bad = apply(read_rows(store), operation, at)
+    if not recompute:
+        write_rows(store, rows)
+        return first_bad
+    rows = rehash(rows)
+    head = (rows[-1].seq, rows[-1].hash) if rows else (0, audit.GENESIS)
+    write_rows(store, rows, head=head)
+    return first_bad
