@@ -86,6 +86,7 @@ def _findings(gov: Governance, registry: Any, *, check_artifacts: bool) -> list[
                     if (
                         key.startswith(TAG_PREFIX)
                         and key not in expected_tags(s, v)
+                        and key != "mlgov.created"  # the registry's mark of versions it made
                         and not key.startswith(("mlgov.card.", "mlgov.op_id"))
                     ):
                         findings.append(
