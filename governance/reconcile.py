@@ -18,6 +18,10 @@ from mlgov.governance.mirror import ALIASES, TAG_PREFIX, expected_aliases, expec
 from mlgov.governance.roles import Action
 from mlgov.governance.tables import Model, ModelVersion
 
+# The version tags mirror.expected_tags writes; reconcile --fix may set or delete these.
+MIRRORED_TAGS = frozenset({"mlgov.stage", "mlgov.health", "mlgov.risk_tier", "mlgov.approved_by"})
+UNSET_TAG = "is set but governance has none"
+
 if TYPE_CHECKING:
     from mlgov.governance.service import Governance
 
@@ -86,6 +90,7 @@ def _findings(gov: Governance, registry: Any, *, check_artifacts: bool) -> list[
                     if (
                         key.startswith(TAG_PREFIX)
                         and key not in expected_tags(s, v)
+                        and key != "mlgov.created"  # the registry's mark of versions it made
                         and not key.startswith(("mlgov.card.", "mlgov.op_id"))
                     ):
                         findings.append(
@@ -93,8 +98,8 @@ def _findings(gov: Governance, registry: Any, *, check_artifacts: bool) -> list[
                                 "tag_changed",
                                 name,
                                 v.version,
-                                f"tag {key} is set but governance has none",
-                                False,
+                                f"tag {key} {UNSET_TAG}",
+                                key in MIRRORED_TAGS,
                             )
                         )
                 if check_artifacts:
@@ -161,7 +166,14 @@ def _fix(gov: Governance, registry: Any, finding: Finding) -> None:
         model = s.scalar(select(Model).where(Model.name == finding.model))
         if finding.kind == "tag_changed":
             v = gov.version(s, finding.model, finding.version)
-            registry.mirror(finding.model, v.version, tags=expected_tags(s, v))
+            tags: dict[str, str | None] = dict(expected_tags(s, v))
+            if finding.detail.endswith(UNSET_TAG):
+                # A mirrored tag governance does not set (a hand-made mlgov.approved_by): delete.
+                current = registry.state(finding.model).versions.get(v.version)
+                for key in current.tags if current is not None else ():
+                    if key in MIRRORED_TAGS and key not in tags:
+                        tags[key] = None
+            registry.mirror(finding.model, v.version, tags=tags)
         elif finding.kind == "alias_changed":
             expected = expected_aliases(s, model.id)
             state = registry.state(finding.model)

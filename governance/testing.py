@@ -81,7 +81,10 @@ class FakeRegistry:
         remove_aliases: Sequence[str] = (),
     ) -> None:
         self._maybe_fail("mirror", version)
-        self.tags.setdefault((model, version), {}).update(tags)
+        current = self.tags.setdefault((model, version), {})
+        current.update({k: v for k, v in tags.items() if v is not None})
+        for key in [k for k, v in tags.items() if v is None]:  # None deletes, as in MLflow's
+            current.pop(key, None)
         model_aliases = self.aliases.setdefault(model, {})
         for alias in set_aliases:
             model_aliases[alias] = version
