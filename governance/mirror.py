@@ -9,6 +9,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from mlgov.governance.errors import NotFound
 from mlgov.governance.gates import ANY_STAGE, Gates, MoveContext
 from mlgov.governance.lifecycle import SERVING_STAGES, Stage
 from mlgov.governance.tables import ApprovalRequest, ModelVersion, StageChange
@@ -85,8 +86,16 @@ def mirror_version(session: Session, registry: object, version: ModelVersion) ->
 
 def mirror_effect(ctx: MoveContext) -> None:
     registry = ctx.ports.get("registry")
-    if registry is not None:
+    if registry is None:
+        return
+    try:
         mirror_version(ctx.session, registry, ctx.version)
+    except NotFound:
+        # A version deleted in MLflow must still be retirable: governance keeps its evidence,
+        # and the audit event says the mirror had nothing left to write to.
+        if ctx.target is not Stage.RETIRE:
+            raise
+        ctx.audit_payload["mlflow"] = "version no longer in MLflow: nothing mirrored"
 
 
 def register(gates: Gates) -> None:

@@ -81,6 +81,8 @@ class FakeRegistry:
         remove_aliases: Sequence[str] = (),
     ) -> None:
         self._maybe_fail("mirror", version)
+        if (model, version) not in self.files:
+            raise NotFound(f"{model}/{version} not in the fake registry")
         current = self.tags.setdefault((model, version), {})
         current.update({k: v for k, v in tags.items() if v is not None})
         for key in [k for k, v in tags.items() if v is None]:  # None deletes, as in MLflow's

@@ -96,3 +96,11 @@ def test_failed_mirror_rolls_back_the_move(governed, fake_registry):
     with pytest.raises(Exception, match="refused mirror"):
         governed.retire("ro1", "credit", "1", reason="x")
     assert governed.show("aud", "credit", "1")["stage"] == "develop"
+
+
+def test_version_deleted_in_mlflow_can_still_be_retired(governed, fake_registry):
+    governed.register("ds1", "credit", risk_tier="low", purpose="p", run_id="r1")
+    fake_registry.discard("credit", "1")  # gone from the registry, by hand
+    governed.retire("ro1", "credit", "1", reason="deleted in MLflow")
+    event = governed.audit_log("aud", action="stage.change")[-1]
+    assert event["payload"]["mlflow"].startswith("version no longer in MLflow")
