@@ -102,6 +102,8 @@ def test_history_holds_each_result_as_printed(checks, home, versions) -> None:
         record = stored[out["result_id"]]
         for key in ("drift_detected", "drifted_share", "columns", "engine", "current_sha256"):
             assert record[key] == out[key], key
+        reference, current = home.data["reference"], home.data["current"]
+        assert (record["reference_rows"], record["current_rows"]) == (len(reference), len(current))
 
 
 def _download_reports(home, run_id: str, folder: str, into: Path) -> dict[str, Path]:

@@ -75,6 +75,7 @@ def _refused_within(url: str, probe, *, seconds: float = KILL_SWITCH_S) -> tuple
         response = httpx.post(url + "/predict", json={"records": _records(probe)}, timeout=10)
         elapsed = time.monotonic() - start
         if response.status_code == 503:
+            assert elapsed <= seconds, f"/predict answered 503 only after {elapsed:.1f} s"
             return elapsed, response.json()["error"]
         assert response.status_code == 200, response.text
         assert elapsed < seconds, f"/predict still answers {response.status_code} after {elapsed}"
@@ -249,7 +250,7 @@ def test_deploy_v2_to_the_same_target_makes_the_v1_server_ask_for_a_restart(
 ) -> None:
     home = flow.home
     home.run("eve", "deploy", MODEL, "2", "--target", TARGET)
-    elapsed, reason = _refused_within(flow.live["v1"].url, home.data["current"].head(1))
+    _, reason = _refused_within(flow.live["v1"].url, home.data["current"].head(1))
     assert "restart needed" in reason and "version 2" in reason, reason
     assert _ready(flow.live["v1"].url) != 200
     flow.stop("v1")
@@ -299,7 +300,7 @@ def test_rollback_makes_the_v2_server_ask_for_a_restart(flow: Flow) -> None:
     home = flow.home
     rolled = home.json("eve", "rollback", TARGET)
     assert (rolled["model"], rolled["version"]) == (MODEL, "1")
-    elapsed, reason = _refused_within(flow.live["v2"].url, home.data["current"].head(1))
+    _, reason = _refused_within(flow.live["v2"].url, home.data["current"].head(1))
     assert "restart needed" in reason and "version 1" in reason, reason
     flow.stop("v2")
     assert _mlflow_version(home, "1").aliases == ["champion"]
@@ -324,7 +325,7 @@ def test_v1_served_again_and_v3_served_on_a_second_target(flow: Flow) -> None:
 def test_retire_while_serving_stops_the_server_and_keeps_the_evidence(flow: Flow) -> None:
     home, url = flow.home, flow.live["v1-again"].url
     home.cli("rita", "retire", MODEL, "1", "--reason", "population shift; retrained model due")
-    elapsed, reason = _refused_within(url, home.data["current"].head(1))
+    _, reason = _refused_within(url, home.data["current"].head(1))
     assert reason.startswith("target is retired"), reason
     assert _ready(url) != 200
 
@@ -369,7 +370,7 @@ def _assert_artifacts_downloadable(home, version: str, expected_files: int) -> N
 def test_undeploy_stops_the_server_of_the_second_target(flow: Flow) -> None:
     home, url = flow.home, flow.live["v3"].url
     home.cli("eve", "undeploy", SECOND_TARGET, "--reason", "pilot over")
-    elapsed, reason = _refused_within(url, home.data["current"].head(1))
+    _, reason = _refused_within(url, home.data["current"].head(1))
     assert reason == "target is undeployed: pilot over", reason
     assert _ready(url) != 200
     active = [d["target"] for d in home.json("aud", "deployments", "list")]
