@@ -145,10 +145,11 @@ def request_approval(
     with gov.store.transaction() as s:
         gov.authorize(s, actor, Action.REQUEST_APPROVAL)
         v = gov.version(s, model, version, lock=True)
-        if v.stage != Stage.TRAIN.value:
-            raise Refused(f"{v.label} is in stage {v.stage}: approval is requested in train")
+        # The review first: only a serving version can owe one, and it is never in train.
         if v.review_required:
             raise Refused(f"{v.label} needs a risk officer's review first (mlgov monitor ack)")
+        if v.stage != Stage.TRAIN.value:
+            raise Refused(f"{v.label} is in stage {v.stage}: approval is requested in train")
         ctx = MoveContext(
             session=s,
             version=v,

@@ -245,6 +245,11 @@ def rollback(gov: Governance, actor: str, target: str) -> dict[str, Any]:
         cur_v = s.get(ModelVersion, current.version_id)
         if old_v.stage == Stage.RETIRE.value:
             raise Refused(f"cannot roll back to {old_v.label}: it is retired")
+        if old_v.review_required:
+            raise Refused(
+                f"cannot roll back to {old_v.label}: it needs a risk officer's review first "
+                "(mlgov monitor ack)"
+            )
         problems = list(binding_problems(gov, s, old_v))
         if problems:
             raise Refused(f"cannot roll back to {old_v.label}: " + "; ".join(problems))

@@ -201,7 +201,7 @@ def store_result(
     )
     registry = gov.ports.get("registry")
     if registry is not None and files:
-        registry.log_artifacts(v.model.name, v.version, files, f"mlgov/drift/{record.id}")
+        registry.log_artifacts(v.model.name, v.version, files, f"drift/{record.id}")
     return record
 
 

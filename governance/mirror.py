@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from mlgov.governance.errors import NotFound
 from mlgov.governance.gates import ANY_STAGE, Gates, MoveContext
 from mlgov.governance.lifecycle import SERVING_STAGES, Stage
-from mlgov.governance.tables import ApprovalRequest, ModelVersion, StageChange
+from mlgov.governance.tables import ApprovalRequest, Deployment, ModelVersion, StageChange
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
@@ -32,7 +32,14 @@ def expected_aliases(session: Session, model_id: int) -> dict[str, str]:
         aliases[CHALLENGER] = max(in_train, key=_version_key).version
     serving = {v.id: v for v in versions if Stage(v.stage) in SERVING_STAGES}
     if serving:
+        # The newest active deployment first: a deploy move writes it before this mirror runs
+        # (its StageChange only after), and a rollback makes one for the version it restores.
         last = session.scalar(
+            select(Deployment.version_id)
+            .where(Deployment.version_id.in_(serving), Deployment.state == "active")
+            .order_by(Deployment.id.desc())
+            .limit(1)
+        ) or session.scalar(
             select(StageChange.version_id)
             .where(StageChange.version_id.in_(serving), StageChange.to_stage == Stage.DEPLOY.value)
             .order_by(StageChange.id.desc())
