@@ -7,7 +7,7 @@ import hashlib
 import secrets
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -218,6 +218,7 @@ def record_drift(
     seed: int | None = None,
     engine: str | None = None,
     cross_check: bool = False,
+    progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """`mlgov monitor drift`: compare a dataset with the version's reference and record it."""
     check_data_file(current, "current data file")
@@ -240,6 +241,8 @@ def record_drift(
         ref_path = reference or Path(ref.path)
         kinds = {} if reference is not None else {c: d["kind"] for c, d in ref.columns.items()}
         ref_sha = file_sha256(ref_path) if reference is not None else ref.sha256
+    if progress is not None:
+        progress(f"checking drift of {current.name} against {v.label}'s reference...")
     staging = Path(tempfile.mkdtemp(prefix="drift-", dir=gov.home / "reports"))
     try:
         result, spec = run_check(

@@ -72,7 +72,6 @@ def monitor_drift(
     """Check CURRENT data against VERSION's reference; record the result and its reports."""
     from mlgov.governance.drift_checks import record_drift
 
-    click.echo(f"checking drift of {current} against {model}/{version}'s reference...", err=True)
     view = record_drift(
         gov(),
         actor(),
@@ -84,6 +83,8 @@ def monitor_drift(
         sample=sample,
         seed=seed,
         engine=engine,
+        cross_check=cross_check,
+        progress=lambda msg: click.echo(msg, err=True),
     )
     if fmt == "json":
         emit_object(view, fmt)

@@ -194,3 +194,22 @@ def test_unexpected_error_is_one_line_with_debug_hint(mlgov, monkeypatch):
     assert result.exit_code == 1
     assert "internal error" in result.output and "--debug" in result.output
     assert "Traceback" not in result.output
+
+
+def test_monitor_drift_cross_check_reaches_the_service(mlgov, monkeypatch):
+    from mlgov.governance import drift_checks
+
+    seen = {}
+
+    def record(*args, **kwargs):
+        seen.update(kwargs)
+        from mlgov.governance.errors import Refused
+
+        raise Refused("cross-check failed: stub")
+
+    monkeypatch.setattr(drift_checks, "record_drift", record)
+    result = mlgov(
+        "monitor", "drift", "credit", "2", "--current", "x.csv", "--cross-check", user="u_eng"
+    )
+    assert result.exit_code == 1 and "cross-check failed" in result.output
+    assert seen["cross_check"] is True
