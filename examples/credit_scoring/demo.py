@@ -167,8 +167,8 @@ def run(demo: Demo, port: int) -> None:
 
     d.step(
         "risk officers",
-        "rita rejects v1; dana may not approve her own model; rita and "
-        "omar approve v2 (high tier needs two)",
+        "rita rejects v1; dana may not approve (not a risk officer, and never her own "
+        "model); rita and omar approve v2 (high tier needs two)",
     )
     d.mlgov(
         "rita",
@@ -201,11 +201,15 @@ def run(demo: Demo, port: int) -> None:
     d.mlgov("eve", "deploy", MODEL, "2")
     log = d.home / "serve.log"
     env = dict(os.environ, MLGOV_HOME=str(d.home), MLGOV_USER="eve")
+    # The installed entry point, run from the demo's home: `python -m` from the repository
+    # root would import the bare source folder instead of the installed package.
+    mlgov_cmd = shutil.which("mlgov", path=str(Path(sys.executable).parent)) or "mlgov"
     server = subprocess.Popen(
-        [sys.executable, "-m", "mlgov.cli.main", "serve", MODEL, "--port", str(port)],
+        [mlgov_cmd, "serve", MODEL, "--port", str(port)],
         stdout=log.open("w"),
         stderr=subprocess.STDOUT,
         env=env,
+        cwd=d.home,
         start_new_session=True,
     )
     try:
