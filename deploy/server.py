@@ -71,6 +71,10 @@ def server_env(
 ) -> dict[str, str]:
     env = dict(os.environ if base is None else base)
     env.update(TELEMETRY_OFF)
+    # uvicorn believes X-Forwarded-For from 127.0.0.1 by default, and BentoML's access log
+    # prints it as the client address: text any local caller chooses. Trust no proxy unless
+    # the operator names one (FORWARDED_ALLOW_IPS=<the proxy's address>).
+    env.setdefault("FORWARDED_ALLOW_IPS", "")
     env[MANIFEST_ENV] = str(manifest_path)
     env[WORKERS_ENV] = str(workers)
     if bentoml_home is not None:

@@ -25,6 +25,7 @@ from mlgov.deploy.http_guard import RequestGuard
 from mlgov.deploy.log_redaction import redact_server_logs
 from mlgov.deploy.manifest import DEFAULT_MAX_BODY_BYTES, ServingManifest, read_manifest
 from mlgov.deploy.model_runner import ModelRunner
+from mlgov.deploy.openapi_doc import governed_openapi
 from mlgov.deploy.prediction_log import PredictionLogWriter
 from mlgov.deploy.service_env import MANIFEST_ENV, WORKERS_ENV
 from mlgov.deploy.status import StatusWatcher, refusal_reason
@@ -159,6 +160,29 @@ class GovernedRuntime:
         except Exception as exc:
             logger.error("prediction failed (%s) request_id=%s", type(exc).__name__, request_id)
             return _json(500, {"error": "the model failed to predict", "request_id": request_id})
+        answer: dict[str, Any] = {
+            "predictions": result.predictions,
+            "model": manifest.model,
+            "version": manifest.version,
+            "request_id": request_id,
+        }
+        if result.probabilities is not None:
+            answer["probabilities"] = result.probabilities
+        try:
+            # Rendered before logging: JSON has no NaN or infinity (nor lone surrogates), so a
+            # model that outputs them (a regression on extreme inputs) gets a 422, not a 500.
+            response = _json(200, answer, headers={"X-Request-ID": request_id})
+        except ValueError:
+            logger.warning("model output is not valid JSON request_id=%s", request_id)
+            return _json(
+                422,
+                {
+                    "error": "the model's output for these records cannot be sent as JSON "
+                    "(NaN, infinity or invalid text): check values against the model's "
+                    "training data",
+                    "request_id": request_id,
+                },
+            )
         try:
             self.log.write(
                 request_id=request_id,
@@ -170,15 +194,7 @@ class GovernedRuntime:
             # No prediction leaves unlogged: monitoring and audit depend on the log.
             logger.error("prediction log write failed (%s) request_id=%s", exc.strerror, request_id)
             return _json(503, {"error": "prediction log unavailable", "request_id": request_id})
-        answer: dict[str, Any] = {
-            "predictions": result.predictions,
-            "model": manifest.model,
-            "version": manifest.version,
-            "request_id": request_id,
-        }
-        if result.probabilities is not None:
-            answer["probabilities"] = result.probabilities
-        return _json(200, answer, headers={"X-Request-ID": request_id})
+        return response
 
     def metadata(self) -> dict[str, Any]:
         manifest = self.manifest
@@ -213,13 +229,38 @@ async def _metadata_endpoint(request: Request) -> Response:
     return _json(200, _runtime.metadata())
 
 
-metadata_app = Starlette(routes=[Route("/metadata", _metadata_endpoint, methods=["GET"])])
+_openapi_document: dict[str, Any] | None = None
+
+
+async def _openapi_endpoint(request: Request) -> Response:
+    # Matched before BentoML's own /docs.json: mounted apps' routes come first.
+    global _openapi_document
+    if _MANIFEST is None:
+        return _json(503, {"error": "service is starting"})
+    if _openapi_document is None:
+        _openapi_document = governed_openapi(
+            GovernedService.openapi_spec.asdict(),
+            features=_MANIFEST.features,
+            max_records=_MANIFEST.max_records,
+            max_body_bytes=_MANIFEST.max_body_bytes,
+        )
+    return _json(200, _openapi_document)
+
+
+metadata_app = Starlette(
+    routes=[
+        Route("/metadata", _metadata_endpoint, methods=["GET"]),
+        Route("/docs.json", _openapi_endpoint, methods=["GET"]),
+    ]
+)
 
 
 @bentoml.service(
     name="mlgov_governed",
     workers=int(os.environ.get(WORKERS_ENV, "1")),
     traffic={"timeout": 60},
+    # The access log would print the request's Content-Type verbatim: client-controlled text.
+    logging={"access": {"request_content_type": False}},
 )
 class GovernedService:
     def __init__(self) -> None:

@@ -10,14 +10,31 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from mlgov.deploy.manifest import Feature
 
 INT32 = (-(2**31), 2**31 - 1)
 INT64 = (-(2**63), 2**63 - 1)
+DOUBLE_MAX = sys.float_info.max
+FLOAT32_MAX = 3.4028234663852886e38  # larger values become infinity in a float32 column
+
+
+def _as_written(bound: float) -> int:
+    """The bound as the OpenAPI document writes it (shortest decimal), as an exact integer.
+
+    JSON Schema compares numbers as decimals, so an integer request value is held against
+    this (1.7976931348623157e308 is a little below the true largest double), keeping the
+    validator and the published schema in exact agreement."""
+    return int(Decimal(repr(bound)))
+
+
+DOUBLE_MAX_INT = _as_written(DOUBLE_MAX)
+FLOAT32_MAX_INT = _as_written(FLOAT32_MAX)
 _SHOWN_NAME_CHARS = 64
 
 
@@ -62,11 +79,17 @@ def _check_real(value: Any) -> str | None:
     if kind is float:
         return None if math.isfinite(value) else "a finite number (NaN and infinity refused)"
     if kind is int:
-        try:
-            return None if math.isfinite(float(value)) else "a number within double range"
-        except OverflowError:
-            return "a number within double range"
+        return (
+            None if -DOUBLE_MAX_INT <= value <= DOUBLE_MAX_INT else "a number within double range"
+        )
     return "a number"
+
+
+def _check_float32(value: Any) -> str | None:
+    expected = _check_real(value)
+    if expected is None and abs(value) > (FLOAT32_MAX if type(value) is float else FLOAT32_MAX_INT):
+        return "a number within 32-bit float range"
+    return expected
 
 
 def _int_checker(bounds: tuple[int, int], label: str) -> Callable[[Any], str | None]:
@@ -90,7 +113,7 @@ def _check_str(value: Any) -> str | None:
 
 CHECKERS: dict[str, Callable[[Any], str | None]] = {
     "double": _check_real,
-    "float": _check_real,
+    "float": _check_float32,
     "long": _int_checker(INT64, "64-bit"),
     "integer": _int_checker(INT32, "32-bit"),
     "boolean": _check_bool,

@@ -86,3 +86,31 @@ def test_load_error_and_status_refusals(runtime):
     runtime.load_error = "BentoML model mlgov-m:abc failed to load (X)"
     assert "model failed to load" in json.loads(runtime.predict(body("n")).body)["error"]
     assert runtime.metadata()["serving"] is False
+
+
+def test_server_env_trusts_no_forwarding_proxy_unless_the_operator_names_one(tmp_path):
+    from mlgov.deploy.server import server_env
+
+    manifest = tmp_path / "manifest.json"
+    env = server_env(manifest, workers=1, bentoml_home=None, base={"PATH": "/bin"})
+    assert env["FORWARDED_ALLOW_IPS"] == ""
+    assert env["BENTOML_DO_NOT_TRACK"] == "true"
+    named = server_env(
+        manifest, workers=1, bentoml_home=None, base={"FORWARDED_ALLOW_IPS": "10.0.0.5"}
+    )
+    assert named["FORWARDED_ALLOW_IPS"] == "10.0.0.5"
+
+
+@pytest.mark.parametrize("output", [float("nan"), float("inf"), "\ud800"])
+def test_outputs_json_cannot_carry_get_422_and_are_not_logged(runtime, output):
+    from mlgov.deploy.model_runner import Prediction
+
+    class OddRunner:
+        def predict(self, columns):
+            return Prediction(predictions=[output], probabilities=None, outputs={})
+
+    runtime.runner = OddRunner()
+    response = runtime.predict(body("north"))
+    assert response.status_code == 422
+    assert "cannot be sent as JSON" in json.loads(response.body)["error"]
+    assert not (runtime.log.directory.exists() and any(runtime.log.directory.iterdir()))

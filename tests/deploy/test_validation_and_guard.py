@@ -210,3 +210,122 @@ def test_guard_replays_chunked_bodies_under_the_limit():
 def test_guard_lets_get_requests_through():
     status, _, app, _ = run_guard({}, [b""], method="GET")
     assert status == 200 and app.called
+
+
+def test_guard_lets_bodyless_requests_of_any_method_reach_the_app():
+    # No Content-Length and no Transfer-Encoding: no body, so the app's 405 answers a TRACE.
+    for method in ("TRACE", "PUT", "PATCH", "POST"):
+        status, _, app, _ = run_guard({}, [b""], method=method)
+        assert status == 200 and app.called, method
+
+
+@pytest.mark.parametrize(
+    "content_type, accepted",
+    [
+        ("application/json", True),
+        ("Application/JSON", True),
+        ("application/json;charset=UTF-8", True),
+        ("application/json; charset=utf-8", True),
+        ('application/json; charset="utf-8"', True),
+        ("application/json; charset=latin-1", False),
+        ("application/json; format=pickle", False),
+        ("application/json; ZZ-MLGOV-PRIVATE-7731", False),
+        ("application/json+pickle", False),
+        ("application/jsonl", False),
+        ("application/vnd.bentoml.DefaultContainer", False),
+    ],
+)
+def test_guard_accepts_only_plain_json_content_types(content_type, accepted):
+    status, _, app, reads = run_guard(
+        {"content-type": content_type, "content-length": "2"}, [b"{}"]
+    )
+    assert (status == 200 and app.called) if accepted else (status == 415 and reads == 0)
+
+
+def test_guard_refuses_a_non_json_content_type_even_without_a_body():
+    status, _, app, _ = run_guard(
+        {"content-type": "application/vnd.bentoml+pickle", "content-length": "0"}, [b""]
+    )
+    assert status == 415 and not app.called
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "payload-container",
+        "payload-meta",
+        "batch-size",
+        "kwarg-name",
+        "runner-name",
+        "bento-payload-meta",
+    ],
+)
+def test_guard_refuses_the_legacy_runner_headers(header):
+    status, _, app, reads = run_guard({"content-type": "application/json", header: "1"}, [b"{}"])
+    assert status == 400 and not app.called and reads == 0
+
+
+def test_guard_refuses_repeated_framing_headers():
+    # The guard and BentoML might read different copies of a repeated header.
+    for name, first, second in [
+        ("content-type", b"application/vnd.bentoml+pickle", b"application/json"),
+        ("content-type", b"application/json", b"application/vnd.bentoml+pickle"),
+        ("content-length", b"2", b"2"),
+    ]:
+        app = Recorder()
+        sent: list = []
+
+        async def receive():
+            return {"type": "http.request", "body": b"{}", "more_body": False}
+
+        async def send(message, sent=sent):
+            sent.append(message)
+
+        headers = [(name.encode(), first), (name.encode(), second)]
+        scope = {"type": "http", "method": "POST", "path": "/predict", "headers": headers}
+        asyncio.run(RequestGuard(app, max_body_bytes=100)(scope, receive, send))
+        assert sent[0]["status"] == 400 and not app.called
+        assert b"sent twice" in sent[1]["body"]
+
+
+def test_guard_refuses_compressed_bodies():
+    status, body, app, _ = run_guard(
+        {"content-type": "application/json", "content-length": "2", "content-encoding": "gzip"},
+        [b"{}"],
+    )
+    assert status == 415 and not app.called
+    assert "compressed" in json.loads(body)["error"]
+
+
+@pytest.mark.parametrize("length", ["9" * 5000, "0" * 30 + "101", "18446744073709551616"])
+def test_guard_answers_413_for_absurd_content_lengths(length):
+    status, _, app, reads = run_guard(
+        {"content-type": "application/json", "content-length": length}, [b"{}"]
+    )
+    assert status == 413 and not app.called and reads == 0
+
+
+def test_guard_takes_leading_zeros_in_content_length_at_their_value():
+    status, _, app, _ = run_guard(
+        {"content-type": "application/json", "content-length": "0" * 40 + "2"}, [b"{}"]
+    )
+    assert status == 200 and app.body == b"{}"
+
+
+def test_float32_features_refuse_values_that_would_become_infinity():
+    features = (Feature("x", "float"),)
+    assert validate_records({"records": [{"x": 3.4e38}]}, features, max_records=1).count == 1
+    for value in (3.5e38, -1e39, 10**39):
+        with pytest.raises(RequestRejected, match="32-bit float range"):
+            validate_records({"records": [{"x": value}]}, features, max_records=1)
+
+
+def test_integers_for_doubles_are_held_to_the_published_bound_exactly():
+    from mlgov.deploy.validation import DOUBLE_MAX_INT
+
+    features = (Feature("x", "double"),)
+    for value in (DOUBLE_MAX_INT, -DOUBLE_MAX_INT):
+        assert validate_records({"records": [{"x": value}]}, features, max_records=1).count == 1
+    for value in (DOUBLE_MAX_INT + 1, -DOUBLE_MAX_INT - 1, 2**1024):
+        with pytest.raises(RequestRejected, match="double range"):
+            validate_records({"records": [{"x": value}]}, features, max_records=1)
