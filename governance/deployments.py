@@ -89,6 +89,7 @@ def _status(gov: Governance, d: Deployment, state: str, reason: str, v: ModelVer
         model=v.model.name,
         version=v.version,
         manifest_path=Path(d.manifest_path),
+        stage=v.stage,
     )
 
 
@@ -386,6 +387,13 @@ def end_on_retire(ctx: MoveContext) -> None:
         _status(gov, d, "retired", f"{ctx.version.label} retired: {ctx.reason}", ctx.version)
 
 
+def stage_to_targets(ctx: MoveContext) -> None:
+    """Entering evaluate: the serving targets' status shows the new stage in /metadata."""
+    gov: Governance = ctx.ports["governance"]
+    for d in active_for_version(ctx.session, ctx.version):
+        _status(gov, d, "serving", f"{ctx.version.label} verified on {d.target}", ctx.version)
+
+
 def check_rollback_first(ctx: MoveContext) -> Iterator[str]:
     if ctx.options.get("force"):
         return
@@ -441,5 +449,6 @@ def register(gates: Gates) -> None:
     gates.add_check(Stage.DEPLOY, "health", check_health)
     gates.add_effect(Stage.DEPLOY, "record_deployment", record_deployment)
     gates.add_check(Stage.EVALUATE, "verified", check_verified)
+    gates.add_effect(Stage.EVALUATE, "status_stage", stage_to_targets)
     gates.add_check(Stage.RETIRE, "rollback_first", check_rollback_first)
     gates.add_effect(Stage.RETIRE, "end_deployments", end_on_retire)

@@ -176,6 +176,8 @@ class Deployer(Protocol):
         model: str,
         version: str,
         manifest_path: Path,
+        stage: str | None = None,
     ) -> None:
         """The kill switch and the pointer to what the target serves: serving, suspended,
-        undeployed or retired. A running server picks the change up within seconds."""
+        undeployed or retired, with the version's governance stage for /metadata. A running
+        server picks the change up within seconds."""

@@ -128,6 +128,7 @@ class FakeDeployer:
 
     root: Path
     statuses: dict[str, dict[str, str]] = field(default_factory=dict)
+    stages: dict[str, str | None] = field(default_factory=dict)
     prepared: list[str] = field(default_factory=list)
     discarded: list[str] = field(default_factory=list)
 
@@ -146,8 +147,11 @@ class FakeDeployer:
     def discard(self, prepared) -> None:
         self.discarded.append(prepared.bento_model_tag)
 
-    def set_status(self, target, *, state, reason, model, version, manifest_path) -> None:
+    def set_status(
+        self, target, *, state, reason, model, version, manifest_path, stage=None
+    ) -> None:
         self.statuses[target] = {"state": state, "reason": reason, "version": version}
+        self.stages[target] = stage
 
 
 @dataclass

@@ -164,14 +164,22 @@ class BentoDeployerPort:
         delete_model(prepared.bento_model_tag)
 
     def set_status(
-        self, target: str, *, state: str, reason: str, model: str, version: str, manifest_path: Path
+        self,
+        target: str,
+        *,
+        state: str,
+        reason: str,
+        model: str,
+        version: str,
+        manifest_path: Path,
+        stage: str | None = None,
     ) -> None:
         from mlgov.deploy.deployer import activate, set_state
 
         if state == "serving":
-            activate(self.serving_root, target, version)
+            activate(self.serving_root, target, version, stage=stage or "deploy")
         else:
-            set_state(self.serving_root, target, state, reason=reason)
+            set_state(self.serving_root, target, state, reason=reason, stage=stage)
 
 
 # --- serving ------------------------------------------------------------------------------

@@ -81,8 +81,10 @@ def test_only_engineers_deploy(operated, ops):
 def test_verify_moves_to_evaluate(deployed, ops):
     with pytest.raises(GateRefused, match="not verified"):
         deployed.promote("eng", "credit", "1", "evaluate")
+    assert deployed.ports["deployer"].stages["scoring"] == "deploy"
     result = deployments.record_verification(deployed, "eng", "scoring", probe="1 record")
     assert result["stage"] == "evaluate"
+    assert deployed.ports["deployer"].stages["scoring"] == "evaluate"  # /metadata follows
 
 
 def test_rollback_undeploy_and_retire(deployed, high_card, tmp_path, ops):

@@ -175,6 +175,11 @@ def test_metadata_names_the_version_and_its_evidence(flow: Flow) -> None:
     assert meta["fingerprint_digest"] == shown["fingerprint_digest"]
     assert sorted(meta["approvals"]["approved_by"]) == ["omar", "rita"]
     assert meta["model_uri"] == shown["source_uri"]
+    deadline = time.monotonic() + 5  # the server re-reads its status at most once a second
+    while meta.get("stage") != "evaluate" and time.monotonic() < deadline:
+        time.sleep(0.2)
+        meta = _metadata(flow.live["v1"].url)
+    assert meta["stage"] == shown["stage"] == "evaluate"
 
 
 def test_prediction_log_holds_each_request_with_model_version_and_request_id(
