@@ -24,10 +24,12 @@ import platform
 import statistics
 import tempfile
 import time
-from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+# run as a script: benchmarks/ is on sys.path, so the sibling's call counter is shared
+from registry_adapter import _count_calls
 
 CARD = {
     "intended_use": "benchmark",
@@ -47,33 +49,6 @@ def _timed(action: Callable[[], Any]) -> tuple[float, Any]:
     started = time.perf_counter()
     result = action()
     return (time.perf_counter() - started) * 1000, result
-
-
-def _count_calls(client: Any) -> Counter:
-    """Count public calls on an MlflowClient and on its cached registry client (which the
-    adapter uses for tag/alias writes). A client call that delegates to the other counts once."""
-    counts: Counter = Counter()
-    depth = [0]
-
-    def wrap(target: Any) -> None:
-        for name in dir(type(target)):
-            if name.startswith("_") or not callable(getattr(target, name)):
-                continue
-
-            def wrapper(*args: Any, __m: Any = getattr(target, name), __n: str = name, **kw: Any):
-                if depth[0] == 0:
-                    counts[__n] += 1
-                depth[0] += 1
-                try:
-                    return __m(*args, **kw)
-                finally:
-                    depth[0] -= 1
-
-            setattr(target, name, wrapper)
-
-    wrap(client._get_registry_client())
-    wrap(client)
-    return counts
 
 
 def _runs_with_logged_models(client: Any, tracking_uri: str, artifacts: Path, n: int) -> list:

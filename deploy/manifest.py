@@ -17,8 +17,10 @@ from typing import Any
 
 from mlgov.deploy.atomic import atomic_write_text
 from mlgov.governance.errors import BadInput, NotFound
+from mlgov.governance.validate import NAME
 
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+# The name rule is the core's (mlgov.governance.validate); the message here never echoes it.
+NAME_PATTERN = NAME
 # BentoML tags: name:version, both lower-case-ish; versions are BentoML's own random ids.
 BENTO_TAG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}:[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 FEATURE_TYPES = ("double", "float", "long", "integer", "boolean", "string")

@@ -60,7 +60,8 @@ def canonical(
     ).encode("utf-8")
 
 
-def event_hash(event: AuditEvent) -> str:
+def event_hash(event: AuditEvent | Any) -> str:
+    """The hash an event (or any object with an event's fields) should carry."""
     return hashlib.sha256(
         canonical(
             seq=event.seq,

@@ -425,9 +425,8 @@ def list_deployments(gov: Governance, actor: str, *, all_states: bool = False) -
 def current_manifest(gov: Governance, actor: str, target: str) -> dict[str, Any]:
     with gov.store.read() as s:
         gov.authorize(s, actor, Action.OPERATE)
-        return deployment_view(s, _active(s, target)) | {
-            "manifest_path": _active(s, target).manifest_path
-        }
+        active = _active(s, target)
+        return deployment_view(s, active) | {"manifest_path": active.manifest_path}
 
 
 def deployment_section(s: Session, v: ModelVersion) -> list[dict[str, Any]]:

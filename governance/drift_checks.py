@@ -3,7 +3,6 @@ reports, and read by the deploy gate's "drift" check."""
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 import shutil
 import tempfile
@@ -19,6 +18,7 @@ from sqlalchemy.orm import Session
 from mlgov.governance.clock import isoformat
 from mlgov.governance.drift import DriftResult, DriftSpec, disagreements
 from mlgov.governance.errors import BadInput, IllegalTransition, Refused
+from mlgov.governance.fingerprints import file_sha256
 from mlgov.governance.gates import Gates, MoveContext
 from mlgov.governance.lifecycle import Stage
 from mlgov.governance.references import SUFFIXES, current_reference
@@ -29,14 +29,6 @@ if TYPE_CHECKING:
     from mlgov.governance.service import Governance
 
 CHECK, MONITOR = "check", "monitor"
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def check_data_file(path: Path, what: str) -> None:

@@ -26,6 +26,7 @@ from mlgov.governance.cards import missing_fields
 from mlgov.governance.clock import isoformat
 from mlgov.governance.drift_checks import record_view
 from mlgov.governance.errors import BadInput
+from mlgov.governance.fingerprints import file_sha256
 from mlgov.governance.lifecycle import Stage
 from mlgov.governance.references import reference_view
 from mlgov.governance.roles import Action
@@ -55,14 +56,6 @@ EXPORT_ACTION = "report.export"
 _SERVING_MOVES = (Stage.DEPLOY.value, Stage.EVALUATE.value, Stage.RETIRE.value)
 
 RenderHtml = Callable[[Mapping[str, Any]], str]
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _json_bytes(data: Any) -> bytes:
@@ -317,7 +310,7 @@ def build_manifest(root: Path, meta: Mapping[str, Any]) -> dict[str, Any]:
         rel = path.relative_to(root).as_posix()
         if rel == MANIFEST:
             continue
-        files.append({"path": rel, "sha256": sha256_file(path), "bytes": path.stat().st_size})
+        files.append({"path": rel, "sha256": file_sha256(path), "bytes": path.stat().st_size})
     return {"format": PACK_FORMAT, **meta, "files": files}
 
 
@@ -442,7 +435,7 @@ def verify_pack(directory: Path) -> dict[str, Any]:
         path = directory / rel
         if not path.is_file():
             result["missing"].append(rel)
-        elif sha256_file(path) != expected:
+        elif file_sha256(path) != expected:
             result["changed"].append(rel)
         result["checked"] += 1
     present = {

@@ -77,9 +77,6 @@ class Gates:
     def sweeps_for(self, stage: Stage) -> list[Sweep]:
         return [s.fn for s in self._sweeps.get(stage.value, [])]
 
-    def checks_for(self, stage: Stage) -> list[str]:
-        return [c.name for c in self._checks.get(stage.value, [])]
-
     def unmet(self, ctx: MoveContext) -> list[Unmet]:
         return self.unmet_for(ctx.target, ctx)
 

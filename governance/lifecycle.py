@@ -27,8 +27,6 @@ class RiskTier(StrEnum):
     LOW = "low"
 
 
-STAGE_ORDER: tuple[Stage, ...] = tuple(Stage)
-
 # The chain in order, plus any non-terminal stage -> retire. Nothing leaves retire.
 ALLOWED_MOVES: dict[Stage, frozenset[Stage]] = {
     Stage.DEVELOP: frozenset({Stage.TRAIN, Stage.RETIRE}),
@@ -56,10 +54,6 @@ def parse_stage(value: str) -> Stage:
 
 def parse_tier(value: str) -> RiskTier:
     return _parse(RiskTier, value, "risk tier")  # type: ignore[return-value]
-
-
-def parse_health(value: str) -> Health:
-    return _parse(Health, value, "health")  # type: ignore[return-value]
 
 
 def is_allowed(current: Stage, target: Stage) -> bool:

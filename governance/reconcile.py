@@ -7,13 +7,13 @@ registration fingerprint. Every finding and every fix is an audit event.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
 from mlgov.governance.errors import BadInput, NotFound
+from mlgov.governance.fingerprints import compare_fingerprints
 from mlgov.governance.mirror import ALIASES, TAG_PREFIX, expected_aliases, expected_tags
 from mlgov.governance.roles import Action
 from mlgov.governance.tables import Model, ModelVersion
@@ -39,19 +39,6 @@ class Finding:
         return asdict(self)
 
 
-def compare_fingerprints(recorded: Mapping[str, str], now: Mapping[str, str]) -> dict[str, list]:
-    return {
-        "changed": sorted(p for p in recorded if p in now and now[p] != recorded[p]),
-        "missing": sorted(p for p in recorded if p not in now),
-        "added": sorted(p for p in now if p not in recorded),
-    }
-
-
-def describe_fingerprint_change(diff: Mapping[str, list]) -> str | None:
-    parts = [f"{kind} {', '.join(paths)}" for kind, paths in diff.items() if paths]
-    return "; ".join(parts) if parts else None
-
-
 def _findings(gov: Governance, registry: Any, *, check_artifacts: bool) -> list[Finding]:
     findings: list[Finding] = []
     with gov.store.read() as s:
@@ -74,7 +61,8 @@ def _findings(gov: Governance, registry: Any, *, check_artifacts: bool) -> list[
                         )
                     )
                     continue
-                for key, want in expected_tags(s, v).items():
+                wanted = expected_tags(s, v)
+                for key, want in wanted.items():
                     have = actual.tags.get(key)
                     if have != want:
                         findings.append(
@@ -89,7 +77,7 @@ def _findings(gov: Governance, registry: Any, *, check_artifacts: bool) -> list[
                 for key in sorted(actual.tags):
                     if (
                         key.startswith(TAG_PREFIX)
-                        and key not in expected_tags(s, v)
+                        and key not in wanted
                         and key != "mlgov.created"  # the registry's mark of versions it made
                         and not key.startswith(("mlgov.card.", "mlgov.op_id"))
                     ):
@@ -107,7 +95,7 @@ def _findings(gov: Governance, registry: Any, *, check_artifacts: bool) -> list[
                         now = registry.fingerprint(name, v.version)
                     except NotFound:
                         now = {}
-                    change = describe_fingerprint_change(compare_fingerprints(v.fingerprint, now))
+                    change = compare_fingerprints(v.fingerprint, now).change()
                     if change:
                         findings.append(
                             Finding(

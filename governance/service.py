@@ -6,7 +6,6 @@ change and its audit event in one transaction.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
@@ -27,6 +26,7 @@ from mlgov.governance.errors import (
     UnknownUser,
 )
 from mlgov.governance.faults import fault_point
+from mlgov.governance.fingerprints import fingerprint_digest
 from mlgov.governance.gates import Gates, MoveContext
 from mlgov.governance.lifecycle import (
     SERVING_STAGES,
@@ -57,12 +57,6 @@ _PROMOTE_ACTION = {
     Stage.EVALUATE: Action.OPERATE,
     Stage.RETIRE: Action.RETIRE,
 }
-
-
-def fingerprint_digest(files: Mapping[str, str]) -> str:
-    """One SHA-256 for a set of artifact files (path -> sha256), independent of order."""
-    lines = "".join(f"{path}\0{sha}\n" for path, sha in sorted(files.items()))
-    return hashlib.sha256(lines.encode()).hexdigest()
 
 
 def version_subject(model: str, version: str) -> str:

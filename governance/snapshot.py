@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 
 from mlgov.governance.cards import current_card
 from mlgov.governance.errors import NotFound
+from mlgov.governance.fingerprints import compare_fingerprints
 from mlgov.governance.policy import Policy
-from mlgov.governance.reconcile import compare_fingerprints, describe_fingerprint_change
 from mlgov.governance.references import current_reference
 from mlgov.governance.tables import ModelVersion
 
@@ -100,8 +100,9 @@ def describe_changes(approved: Mapping[str, Any], now: Mapping[str, Any]) -> lis
         changes.append(f"lineage '{key}' changed")
     if approved["reference"] != now["reference"]:
         changes.append("reference dataset changed")
-    diff = compare_fingerprints(approved["fingerprint"]["files"], now["fingerprint"]["files"])
-    described = describe_fingerprint_change(diff)
+    described = compare_fingerprints(
+        approved["fingerprint"]["files"], now["fingerprint"]["files"]
+    ).change()
     if described:
         changes.append(f"artifact files changed: {described}")
     if approved["policy"]["digest"] != now["policy"]["digest"]:

@@ -36,17 +36,7 @@ class Row:
     hash: str
 
     def computed_hash(self) -> str:
-        return hashlib.sha256(
-            audit.canonical(
-                seq=self.seq,
-                occurred_at=self.occurred_at,
-                actor=self.actor,
-                action=self.action,
-                subject=self.subject,
-                payload=self.payload,
-                prev_hash=self.prev_hash,
-            )
-        ).hexdigest()
+        return audit.event_hash(self)
 
 
 def read_rows(store: Store) -> list[Row]:

@@ -14,7 +14,6 @@ Errors name the file and the column, never a value read from the file: the data 
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlgov.governance.drift import ColumnKind
 from mlgov.governance.errors import BadInput, NotFound
+from mlgov.governance.fingerprints import file_sha256
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import numpy
@@ -53,14 +53,6 @@ def column_kind(dtype: Any) -> ColumnKind:
     if types.is_bool_dtype(dtype) or not types.is_numeric_dtype(dtype):
         return "categorical"
     return "numerical"
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as handle:
-        for chunk in iter(lambda: handle.read(_HASH_CHUNK), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _format_of(path: Path) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
@@ -56,11 +56,3 @@ def gov() -> Governance:
 
 def actor() -> str:
     return state().actor
-
-
-def echo_err(message: str) -> None:
-    click.echo(message, err=True)
-
-
-def done(message: str, **_: Any) -> None:
-    click.echo(message)
