@@ -4,7 +4,11 @@ and ONE real governed server per session on a free 127.0.0.1 port."""
 from __future__ import annotations
 
 import os
+import selectors
+import socket
+import time
 import warnings
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -201,3 +205,66 @@ def make_manifest(trained: TrainedModel):
         return _make_manifest(trained, directory, **kwargs)
 
     return make
+
+
+def _address_of(url: str) -> tuple[str, int]:
+    from urllib.parse import urlparse
+
+    parsed = urlparse(url)
+    return parsed.hostname or "127.0.0.1", parsed.port or 80
+
+
+def _stream_http(url: str, head: bytes, body: Iterable[bytes], limit: float = 10.0):
+    """Send `head`, then body pieces as fast as the server takes them, until it answers.
+
+    Returns (status line, seconds from the first byte sent to the answer, body bytes sent).
+    The body comes from an iterator, so a 100 MB body is never held in memory."""
+    pieces: Iterator[bytes] = iter(body)
+    pending = memoryview(head)
+    sent_body = -len(head)
+    answer = b""
+    with socket.create_connection(_address_of(url), timeout=limit) as sock:
+        sock.setblocking(False)
+        selector = selectors.DefaultSelector()
+        selector.register(sock, selectors.EVENT_READ | selectors.EVENT_WRITE)
+        started = time.monotonic()
+        sending = True
+        while b"\r\n" not in answer and time.monotonic() - started < limit:
+            for _, events in selector.select(timeout=0.5):
+                if events & selectors.EVENT_READ:
+                    try:
+                        chunk = sock.recv(65536)
+                    except ConnectionResetError:
+                        chunk = b""
+                    answer += chunk
+                    if not chunk:
+                        sending = False
+                        break
+                if sending and events & selectors.EVENT_WRITE:
+                    if not pending:
+                        piece = next(pieces, None)
+                        if piece is None:
+                            sending = False
+                            selector.modify(sock, selectors.EVENT_READ)
+                            continue
+                        pending = memoryview(piece)
+                    try:
+                        n = sock.send(pending)
+                    except (BrokenPipeError, ConnectionResetError):
+                        sending = False
+                        selector.modify(sock, selectors.EVENT_READ)
+                        continue
+                    pending = pending[n:]
+                    sent_body += n
+            if not answer and not sending and time.monotonic() - started > 1:
+                break
+        elapsed = time.monotonic() - started
+        selector.close()
+    return answer.split(b"\r\n", 1)[0], elapsed, max(sent_body, 0)
+
+
+@pytest.fixture
+def stream_http():
+    """Send a request while reading: an early answer (413) is caught before the server's
+    close can reset the connection and discard it."""
+    return _stream_http

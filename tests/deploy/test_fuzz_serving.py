@@ -10,12 +10,11 @@ import collections
 import json
 import pickle
 import re
-import selectors
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote_from_bytes, urlparse
 
@@ -75,55 +74,6 @@ def _exchange(url: str, request: bytes, timeout: float = 30.0) -> tuple[int, byt
     match = re.match(rb"HTTP/1\.1 (\d{3})", head)
     assert match, f"no HTTP answer: {answer[:200]!r}"
     return int(match.group(1)), body
-
-
-def _stream(url: str, head: bytes, body: Iterable[bytes], limit: float = 10.0):
-    """Send `head`, then body pieces as fast as the server takes them, until it answers.
-
-    Returns (status line, seconds from the first byte sent to the answer, body bytes sent).
-    The body comes from an iterator, so a 100 MB body is never held in memory."""
-    pieces: Iterator[bytes] = iter(body)
-    pending = memoryview(head)
-    sent_body = -len(head)
-    answer = b""
-    with socket.create_connection(_address(url), timeout=limit) as sock:
-        sock.setblocking(False)
-        selector = selectors.DefaultSelector()
-        selector.register(sock, selectors.EVENT_READ | selectors.EVENT_WRITE)
-        started = time.monotonic()
-        sending = True
-        while b"\r\n" not in answer and time.monotonic() - started < limit:
-            for _, events in selector.select(timeout=0.5):
-                if events & selectors.EVENT_READ:
-                    try:
-                        chunk = sock.recv(65536)
-                    except ConnectionResetError:
-                        chunk = b""
-                    answer += chunk
-                    if not chunk:
-                        sending = False
-                        break
-                if sending and events & selectors.EVENT_WRITE:
-                    if not pending:
-                        piece = next(pieces, None)
-                        if piece is None:
-                            sending = False
-                            selector.modify(sock, selectors.EVENT_READ)
-                            continue
-                        pending = memoryview(piece)
-                    try:
-                        n = sock.send(pending)
-                    except (BrokenPipeError, ConnectionResetError):
-                        sending = False
-                        selector.modify(sock, selectors.EVENT_READ)
-                        continue
-                    pending = pending[n:]
-                    sent_body += n
-            if not answer and not sending and time.monotonic() - started > 1:
-                break
-        elapsed = time.monotonic() - started
-        selector.close()
-    return answer.split(b"\r\n", 1)[0], elapsed, max(sent_body, 0)
 
 
 # ---- 1. pickle bodies under every media type and internal header -----------------------
@@ -271,7 +221,7 @@ def _chunked_pieces() -> Iterator[bytes]:
 
 
 @pytest.mark.parametrize("framing", ["content-length", "chunked"])
-def test_a_100_mb_body_gets_413_within_a_second(deployed, framing):
+def test_a_100_mb_body_gets_413_within_a_second(deployed, framing, stream_http):
     limit = deployed.manifest.max_body_bytes
     if framing == "content-length":
         length = len(b'{"records": [') + HUNDRED_MB
@@ -282,7 +232,7 @@ def test_a_100_mb_body_gets_413_within_a_second(deployed, framing):
         "POST /predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
         f"{framing_header}\r\n\r\n"
     ).encode()
-    status, elapsed, sent = _stream(deployed.url, head, pieces)
+    status, elapsed, sent = stream_http(deployed.url, head, pieces)
     print(
         f"\n100 MB body ({framing}): {status.decode()!r} after {elapsed:.3f} s, "
         f"{sent / MIB:.1f} MB of 100 MB sent (limit {limit / MIB:.0f} MB)"
