@@ -31,7 +31,12 @@ from mlgov.deploy.manifest import (
     validate_version,
     write_manifest,
 )
-from mlgov.deploy.status import ServingState, ServingStatus, write_status
+from mlgov.deploy.status import (
+    ServingState,
+    ServingStatus,
+    read_status_document,
+    write_status,
+)
 from mlgov.governance.errors import NotFound
 
 
@@ -128,17 +133,17 @@ def prepare_deployment(
 
 
 def activate(
-    serving_root: str | os.PathLike[str], target: str, version: str, *, stage: str = "deploy"
+    serving_root: str | os.PathLike[str],
+    target: str,
+    version: str,
+    *,
+    stage: str = "deploy",
+    op_id: str | None = None,
 ) -> ServingStatus:
     """Make a prepared version the target's current one (deploy or rollback) and mark it
     serving. A server still running another version answers 503 "restart needed"."""
     paths = target_paths(serving_root, target)
-    source = paths.version_manifest(version)
-    manifest = read_manifest(source)  # NotFound when this version was never prepared
-    tmp = paths.manifest.with_suffix(".json.tmp")
-    shutil.copyfile(source, tmp)
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, paths.manifest)
+    manifest = _point_at(paths, version)
     return write_status(
         paths.status,
         ServingState.SERVING,
@@ -146,7 +151,19 @@ def activate(
         version=version,
         bento_model_tag=manifest.bento_model_tag,
         stage=stage,
+        op_id=op_id,
     )
+
+
+def _point_at(paths: TargetPaths, version: str) -> ServingManifest:
+    """Make the target's current manifest that of a prepared version."""
+    source = paths.version_manifest(version)
+    manifest = read_manifest(source)  # NotFound when this version was never prepared
+    tmp = paths.manifest.with_suffix(".json.tmp")
+    shutil.copyfile(source, tmp)
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, paths.manifest)
+    return manifest
 
 
 def set_state(
@@ -156,6 +173,7 @@ def set_state(
     *,
     reason: str,
     stage: str | None = None,
+    op_id: str | None = None,
 ) -> ServingStatus:
     """Suspend, undeploy or retire the target's current version (the kill switch)."""
     paths = target_paths(serving_root, target)
@@ -169,7 +187,45 @@ def set_state(
         version=current.version,
         bento_model_tag=current.bento_model_tag,
         stage=stage,
+        op_id=op_id,
     )
+
+
+def status_operation(serving_root: str | os.PathLike[str], target: str) -> str | None:
+    doc = read_status_document(target_paths(serving_root, target).status)
+    return None if doc is None else doc.get("op_id")
+
+
+def restore_status(serving_root: str | os.PathLike[str], target: str, op_id: str) -> bool:
+    """Undo operation `op_id`'s write of the target's status and serving pointer."""
+    paths = target_paths(serving_root, target)
+    doc = read_status_document(paths.status)
+    if doc is None or doc.get("op_id") != op_id:
+        return False
+    previous = doc.get("previous")
+    if not previous:
+        # The target had no status before: nothing may serve it.
+        write_status(
+            paths.status,
+            ServingState.UNDEPLOYED,
+            reason="the deployment that wrote this status was never recorded (undone)",
+            version=doc.get("version"),
+            bento_model_tag=doc.get("bento_model_tag"),
+            stage=None,
+        )
+        return True
+    version = previous.get("version")
+    if version and version != doc.get("version") and paths.version_manifest(version).exists():
+        _point_at(paths, version)
+    write_status(
+        paths.status,
+        previous.get("state") or ServingState.UNDEPLOYED,
+        reason=str(previous.get("reason") or ""),
+        version=version,
+        bento_model_tag=previous.get("bento_model_tag"),
+        stage=previous.get("stage"),
+    )
+    return True
 
 
 class BentoDeployer:

@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 from mlgov.deploy.atomic import atomic_write_text
 from mlgov.deploy.manifest import validate_bento_tag, validate_version
@@ -43,6 +44,7 @@ class ServingStatus:
     updated_at: str
     bento_model_tag: str | None = None
     stage: str | None = None  # the version's lifecycle stage, shown by /metadata
+    op_id: str | None = None  # the governance operation that wrote it (crash recovery)
 
     def to_dict(self) -> dict[str, str | None]:
         data = asdict(self)
@@ -58,8 +60,14 @@ def write_status(
     version: str | None = None,
     bento_model_tag: str | None = None,
     stage: str | None = None,
+    op_id: str | None = None,
 ) -> ServingStatus:
-    """Atomically replace the target's status file; a running server obeys it within ~1 s."""
+    """Atomically replace the target's status file; a running server obeys it within ~1 s.
+
+    A write by an operation (`op_id`) keeps the status it replaced under "previous", so a
+    crashed operation's write can be undone; a second write by the same operation keeps the
+    first one's "previous".
+    """
     try:
         state = ServingState(state)
     except ValueError:
@@ -78,11 +86,32 @@ def write_status(
         updated_at=datetime.now(UTC).isoformat(),
         bento_model_tag=bento_model_tag,
         stage=stage,
+        op_id=op_id,
     )
     path = Path(path)
+    doc: dict[str, Any] = status.to_dict()
+    if op_id is not None:
+        before = read_status_document(path)
+        if before is not None and before.get("op_id") == op_id:
+            doc["previous"] = before.get("previous")
+        else:
+            doc["previous"] = (
+                None if before is None else {k: v for k, v in before.items() if k != "previous"}
+            )
     path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(path, json.dumps(status.to_dict(), sort_keys=True), mode=0o644)
+    atomic_write_text(path, json.dumps(doc, sort_keys=True), mode=0o644)
     return status
+
+
+def read_status_document(path: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """The status file's JSON object as written (None when absent or unreadable)."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    return data
 
 
 def read_status(path: str | os.PathLike[str]) -> ServingStatus:
@@ -103,6 +132,7 @@ def read_status(path: str | os.PathLike[str]) -> ServingStatus:
             updated_at=str(data.get("updated_at") or ""),
             bento_model_tag=data.get("bento_model_tag"),
             stage=data.get("stage"),
+            op_id=data.get("op_id"),
         )
     except (KeyError, ValueError) as exc:
         raise BadInput(f"status file {path} has no valid 'state'") from exc

@@ -14,8 +14,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from mlgov.governance import operations
 from mlgov.governance.clock import isoformat
 from mlgov.governance.errors import BadInput, Conflict, GateRefused, PermissionDenied, Refused
+from mlgov.governance.faults import fault_point
 from mlgov.governance.gates import Gates, MoveContext
 from mlgov.governance.lifecycle import Stage
 from mlgov.governance.mirror import mirror_version
@@ -242,7 +244,11 @@ def decide(
     *,
     approve: bool,
     comment: str | None = None,
+    resume: str | None = None,
+    recovered_by: str | None = None,
 ) -> dict[str, Any]:
+    """Record one approver's decision. It runs as an operation (governance/operations.py):
+    the decision that completes a quorum writes MLflow's approval tag before it commits."""
     free_text(comment, "--reason" if not approve else "--comment")
     if not approve and not (comment and comment.strip()):
         raise BadInput("a rejection needs --reason saying why")
@@ -252,6 +258,47 @@ def decide(
         may_decide = gov.policy.for_tier(v.risk_tier).approver_role in user.role_names
     if may_decide:
         sweep(gov, actor, model, version)  # records expiry/voiding before deciding
+    run = operations.begin(
+        gov,
+        model,
+        version,
+        kind="approve",
+        actor=actor,
+        to_stage=None,
+        detail={"approve": approve, "comment": comment},
+        precheck=lambda s, v: gov.user(s, actor),
+        resume=resume,
+    )
+    run.recovered_by = recovered_by
+    try:
+        view, decision = _decide(gov, actor, model, version, approve, comment, run)
+    except BaseException:
+        operations.settle_failure(gov, run)
+        raise
+    fault_point("after-commit")
+    gov.notify(
+        "approval.decided",
+        {
+            "model": model,
+            "version": view["version"],
+            "request_id": view["id"],
+            "decision": decision,
+            "by": actor,
+            "state": view["state"],
+        },
+    )
+    return view
+
+
+def _decide(
+    gov: Governance,
+    actor: str,
+    model: str,
+    version: str,
+    approve: bool,
+    comment: str | None,
+    run: operations.OperationRun,
+) -> tuple[dict[str, Any], str]:
     try:
         with gov.store.transaction() as s:
             v = gov.version(s, model, version, lock=True)
@@ -293,41 +340,33 @@ def decide(
             elif count >= request.approvals_required:
                 request.state, request.closed_at = APPROVED, gov.now()
             gov.touch(v)
-            gov.audit(
-                s,
-                actor,
-                "approval.decide",
-                _subject(v),
-                {
-                    "request_id": request.id,
-                    "snapshot_hash": request.snapshot_hash,
-                    "decision": decision.decision,
-                    "comment": comment,
-                    "approvals_count": count,
-                    "state": request.state,
-                },
-            )
             s.flush()
             registry = gov.ports.get("registry")
             if request.state == APPROVED and registry is not None:
+                run.side_effects_started = True
                 mirror_version(s, registry, v)
+                operations.mark_written(gov, run, v)
+            fault_point("after-side-effect")
+            payload = {
+                "request_id": request.id,
+                "snapshot_hash": request.snapshot_hash,
+                "decision": decision.decision,
+                "comment": comment,
+                "approvals_count": count,
+                "state": request.state,
+            }
+            if run.resumed:
+                payload |= {"op_id": run.id, "recovered_by": run.recovered_by}
+            event = gov.audit(s, actor, "approval.decide", _subject(v), payload)
+            operations.complete(s, run, audit_seq=event.seq, now=gov.now())
+            s.flush()
+            fault_point("before-commit")
             view = request_view(request, v, gov.now())
     except IntegrityError as exc:  # a concurrent duplicate that slipped past the check
         raise Conflict(
             f"'{actor}' already decided on {model}/{version}: one decision per approver"
         ) from exc
-    gov.notify(
-        "approval.decided",
-        {
-            "model": model,
-            "version": view["version"],
-            "request_id": view["id"],
-            "decision": decision.decision,
-            "by": actor,
-            "state": view["state"],
-        },
-    )
-    return view
+    return view, decision.decision
 
 
 def list_requests(

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mlgov.governance.clock import isoformat
+from mlgov.governance.faults import fault_point
 from mlgov.governance.tables import AuditEvent, AuditHead
 
 GENESIS = "0" * 64
@@ -100,6 +101,8 @@ def append_event(
     )
     event.hash = event_hash(event)
     session.add(event)
+    session.flush()
+    fault_point("mid-audit-append")  # the event is written, the head not yet moved
     head.seq, head.hash = event.seq, event.hash
     session.flush()
     return event

@@ -79,7 +79,14 @@ def _end(gov: Governance, s: Session, d: Deployment, state: str, actor: str, rea
     d.state, d.ended_at, d.ended_by, d.end_reason = state, gov.now(), actor, reason
 
 
-def _status(gov: Governance, d: Deployment, state: str, reason: str, v: ModelVersion) -> None:
+def _status(
+    gov: Governance,
+    d: Deployment,
+    state: str,
+    reason: str,
+    v: ModelVersion,
+    op_id: str | None = None,
+) -> None:
     from pathlib import Path
 
     gov.ports["deployer"].set_status(
@@ -90,6 +97,7 @@ def _status(gov: Governance, d: Deployment, state: str, reason: str, v: ModelVer
         version=v.version,
         manifest_path=Path(d.manifest_path),
         stage=v.stage,
+        op_id=op_id,
     )
 
 
@@ -136,7 +144,7 @@ def record_deployment(ctx: MoveContext) -> None:
         "bento_tag": d.bento_tag or d.bento_model_tag,
         "previous_id": d.previous_id,
     }
-    _status(gov, d, "serving", f"{v.label} deployed by {ctx.actor}", v)
+    _status(gov, d, "serving", f"{v.label} deployed by {ctx.actor}", v, ctx.op_id)
 
 
 def deploy(
@@ -384,14 +392,22 @@ def end_on_retire(ctx: MoveContext) -> None:
             f"model:{ctx.version.label}",
             {"target": d.target, "deployment_id": d.id, "reason": "retired"},
         )
-        _status(gov, d, "retired", f"{ctx.version.label} retired: {ctx.reason}", ctx.version)
+        _status(
+            gov,
+            d,
+            "retired",
+            f"{ctx.version.label} retired: {ctx.reason}",
+            ctx.version,
+            ctx.op_id,
+        )
 
 
 def stage_to_targets(ctx: MoveContext) -> None:
     """Entering evaluate: the serving targets' status shows the new stage in /metadata."""
     gov: Governance = ctx.ports["governance"]
     for d in active_for_version(ctx.session, ctx.version):
-        _status(gov, d, "serving", f"{ctx.version.label} verified on {d.target}", ctx.version)
+        reason = f"{ctx.version.label} verified on {d.target}"
+        _status(gov, d, "serving", reason, ctx.version, ctx.op_id)
 
 
 def check_rollback_first(ctx: MoveContext) -> Iterator[str]:

@@ -35,6 +35,7 @@ class MoveContext:
     reason: str | None = None
     options: dict[str, Any] = field(default_factory=dict)
     audit_payload: dict[str, Any] = field(default_factory=dict)  # effects add what they did
+    op_id: str | None = None  # the operation whose outside writes the effects make
 
     @property
     def tier_policy(self) -> TierPolicy:

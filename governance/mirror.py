@@ -79,10 +79,13 @@ def mirror_version(session: Session, registry: object, version: ModelVersion) ->
     model = version.model.name
     expected = expected_aliases(session, version.model_id)
     mine = [a for a, ver in expected.items() if ver == version.version]
+    tags: dict[str, str | None] = dict(expected_tags(session, version))
+    # An approval voided (retire, a changed artifact) takes its tag away with it.
+    tags.setdefault("mlgov.approved_by", None)
     registry.mirror(  # type: ignore[attr-defined]
         model,
         version.version,
-        tags=expected_tags(session, version),
+        tags=tags,
         set_aliases=mine,
         remove_aliases=[a for a in ALIASES if a not in mine],
     )

@@ -177,7 +177,16 @@ class Deployer(Protocol):
         version: str,
         manifest_path: Path,
         stage: str | None = None,
+        op_id: str | None = None,
     ) -> None:
         """The kill switch and the pointer to what the target serves: serving, suspended,
         undeployed or retired, with the version's governance stage for /metadata. A running
-        server picks the change up within seconds."""
+        server picks the change up within seconds. With `op_id` the write is marked as that
+        operation's and keeps the status it replaced, for `restore_status`."""
+
+    def status_operation(self, target: str) -> str | None:
+        """The operation that last wrote the target's status, if any."""
+
+    def restore_status(self, target: str, op_id: str) -> bool:
+        """If operation `op_id` wrote the target's status, put back what it replaced (the
+        serving pointer included); True when something was restored."""

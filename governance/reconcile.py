@@ -1,5 +1,8 @@
 """Reconcile: compare MLflow with governance state; repair MLflow from governance, never back.
 
+First it settles operations a crash left pending (governance/operations.py): each is
+completed or aborted, and audited.
+
 Findings: versions in MLflow that are not governed; mlgov tags or aliases changed by hand;
 governed versions deleted in MLflow; artifact files whose SHA-256 no longer matches the
 registration fingerprint. Every finding and every fix is an audit event.
@@ -12,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
+from mlgov.governance import checkpoints, operations
 from mlgov.governance.errors import BadInput, NotFound
 from mlgov.governance.fingerprints import compare_fingerprints
 from mlgov.governance.mirror import ALIASES, TAG_PREFIX, expected_aliases, expected_tags
@@ -183,6 +187,10 @@ def reconcile(
         raise BadInput("no model registry is configured")
     with gov.store.read() as s:
         gov.authorize(s, actor, Action.RECONCILE)
+    # Operations a crash left pending first: settling them is what makes MLflow comparable.
+    settled = operations.settle_pending(gov, actor)
+    if any(o["outcome"] != "running" for o in settled):
+        checkpoints.checkpoint_after_commit(gov)
     findings = _findings(gov, registry, check_artifacts=check_artifacts)
     if fix:
         done_alias_models: set[str] = set()
@@ -204,8 +212,10 @@ def reconcile(
             if f.fixed:
                 gov.audit(s, actor, "reconcile.fix", subject, {"kind": f.kind})
     remaining = [f for f in findings if not f.fixed]
+    running = [o for o in settled if o["outcome"] == "running"]
     return {
+        "operations": settled,
         "findings": [f.to_dict() for f in findings],
         "fixed": sum(f.fixed for f in findings),
-        "remaining": len(remaining),
+        "remaining": len(remaining) + len(running),
     }

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from mlgov.governance import audit, checkpoints, validate
+from mlgov.governance import audit, checkpoints, operations, validate
 from mlgov.governance.clock import Clock, SystemClock
 from mlgov.governance.errors import (
     BadInput,
@@ -90,6 +90,8 @@ class Governance:
         self.ports["governance"] = self
         # Signs the chain head after every stage change (None or keyless: no checkpoints).
         self.checkpointer = checkpointer
+        # How long a move waits for another process's operation on the same version.
+        self.operation_wait_seconds = operations.WAIT_SECONDS
         # Things the user should know that did not fail the call (the CLI prints them).
         self.warnings: list[str] = []
         # Other packages add sections to `models show` (card, evidence, approvals, deployment).
@@ -436,8 +438,15 @@ class Governance:
         reason: str | None = None,
         options: Mapping[str, Any] | None = None,
         before_commit: Callable[[MoveContext], None] | None = None,
+        resume: str | None = None,
+        recovered_by: str | None = None,
     ) -> dict[str, Any]:
-        """Move a version to `to`, if the lifecycle allows it and the gate passes."""
+        """Move a version to `to`, if the lifecycle allows it and the gate passes.
+
+        The move runs as an operation (see governance/operations.py): its intent is committed
+        first, so a crash between MLflow's writes and the commit is settled by reconcile.
+        `resume` is reconcile replaying such an operation.
+        """
         target = parse_stage(to)
         validate.free_text(reason, "--reason")
         if target is Stage.RETIRE and not (reason and reason.strip()):
@@ -450,6 +459,65 @@ class Governance:
                 self._authorize_move(s, actor, self.version(s, model, version), target)
             for sweep in sweeps:
                 sweep(self, actor, model, str(version))
+        options = dict(options or {})
+
+        def precheck(s: Session, v: ModelVersion) -> None:
+            self._authorize_move(s, actor, v, target)
+            check_move(Stage(v.stage), target)
+
+        def targets(s: Session, v: ModelVersion) -> list[str]:
+            found = operations.serving_targets(s, v)
+            prepared = options.get("prepared")
+            return found + ([prepared.target] if prepared is not None else [])
+
+        prepared = options.get("prepared")
+        run = operations.begin(
+            self,
+            model,
+            version,
+            kind={Stage.DEPLOY: "deploy", Stage.RETIRE: "retire"}.get(target, "promote"),
+            actor=actor,
+            to_stage=target.value,
+            detail={
+                "reason": reason,
+                "force": bool(options.get("force")),
+                "prepared": None
+                if prepared is None
+                else {
+                    "target": prepared.target,
+                    "bento_model_tag": prepared.bento_model_tag,
+                    "bento_tag": prepared.bento_tag,
+                    "manifest_path": str(prepared.manifest_path),
+                },
+            },
+            precheck=precheck,
+            targets=targets,
+            resume=resume,
+        )
+        run.recovered_by = recovered_by
+        try:
+            result, payload = self._move(
+                actor, model, version, target, reason, options, run, before_commit
+            )
+        except BaseException:
+            operations.settle_failure(self, run)
+            raise
+        fault_point("after-commit")
+        checkpoints.checkpoint_after_commit(self)
+        self.notify("stage.change", {"model": model, "version": str(version), **payload})
+        return result
+
+    def _move(
+        self,
+        actor: str,
+        model: str,
+        version: str,
+        target: Stage,
+        reason: str | None,
+        options: dict[str, Any],
+        run: operations.OperationRun,
+        before_commit: Callable[[MoveContext], None] | None,
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
         with self.store.transaction() as s:
             v = self.version(s, model, version, lock=True)
             current = Stage(v.stage)
@@ -465,7 +533,8 @@ class Governance:
                 now=self.now(),
                 ports=self.ports,
                 reason=reason.strip() if reason else None,
-                options=dict(options or {}),
+                options=options,
+                op_id=run.id,
             )
             unmet = self.gates.unmet(ctx)
             if unmet:
@@ -474,11 +543,16 @@ class Governance:
             v.stage_changed_at = ctx.now
             v.last_activity_at = ctx.now
             s.flush()
-            # Effects see the new state; if one fails the transaction rolls back the stage.
+            # Effects see the new state; if one fails the transaction rolls back the stage
+            # and the operation's outside writes are undone (operations.settle_failure).
+            run.side_effects_started = True
             self.gates.run_effects(ctx)
+            operations.mark_written(self, run, v)
             fault_point("after-side-effect")
             payload = {"from": current.value, "to": target.value, "reason": ctx.reason}
             payload.update(ctx.audit_payload)
+            if run.resumed:
+                payload |= {"op_id": run.id, "recovered_by": run.recovered_by}
             event = self.audit(
                 s, actor, "stage.change", version_subject(model, v.version), payload, at=ctx.now
             )
@@ -493,15 +567,13 @@ class Governance:
                     audit_seq=event.seq,
                 )
             )
+            operations.complete(s, run, audit_seq=event.seq, now=ctx.now)
             s.flush()
             if before_commit is not None:
                 before_commit(ctx)
             fault_point("before-commit")
             result = version_view(v) | {"from": current.value, "audit_seq": event.seq}
-        fault_point("after-commit")
-        checkpoints.checkpoint_after_commit(self)
-        self.notify("stage.change", {"model": model, "version": str(version), **payload})
-        return result
+        return result, payload
 
     def retire(
         self, actor: str, model: str, version: str, *, reason: str, force: bool = False

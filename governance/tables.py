@@ -12,11 +12,13 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -275,3 +277,39 @@ class StoreIdentity(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     database_id: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime]
+
+
+class Operation(Base):
+    """A move that writes outside the database (MLflow, serving status files).
+
+    The row is committed as `pending` before the first outside write, the outside writes carry
+    its id, and it becomes `completed` in the transaction of the move's stage change and audit
+    event. A row still pending after a crash tells `mlgov reconcile` what to finish or undo.
+    """
+
+    __tablename__ = "operations"
+    __table_args__ = (
+        # At most one pending operation per version, whatever the race.
+        Index(
+            "uq_operation_pending_version",
+            "version_id",
+            unique=True,
+            sqlite_where=text("state = 'pending'"),
+            postgresql_where=text("state = 'pending'"),
+        ),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # promote / deploy / retire / approve
+    version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"), index=True)
+    subject: Mapped[str] = mapped_column(String(256))
+    actor: Mapped[str] = mapped_column(String(64))
+    from_stage: Mapped[str] = mapped_column(String(16))
+    to_stage: Mapped[str | None] = mapped_column(String(16))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON)
+    state: Mapped[str] = mapped_column(String(16), index=True)  # pending/completed/aborted
+    started_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+    ended_by: Mapped[str | None] = mapped_column(String(64))
+    outcome: Mapped[str | None] = mapped_column(Text)
+    audit_seq: Mapped[int | None] = mapped_column(Integer)

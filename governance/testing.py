@@ -148,10 +148,32 @@ class FakeDeployer:
         self.discarded.append(prepared.bento_model_tag)
 
     def set_status(
-        self, target, *, state, reason, model, version, manifest_path, stage=None
+        self, target, *, state, reason, model, version, manifest_path, stage=None, op_id=None
     ) -> None:
-        self.statuses[target] = {"state": state, "reason": reason, "version": version}
+        before = self.statuses.get(target)
+        new = {"state": state, "reason": reason, "version": version}
+        if op_id is not None:
+            new["op_id"] = op_id
+            same_op = before is not None and before.get("op_id") == op_id
+            kept = (before, self.stages.get(target))
+            new["previous"] = before.get("previous") if same_op else kept
+        self.statuses[target] = new
         self.stages[target] = stage
+
+    def status_operation(self, target) -> str | None:
+        return self.statuses.get(target, {}).get("op_id")
+
+    def restore_status(self, target, op_id) -> bool:
+        current = self.statuses.get(target)
+        if current is None or current.get("op_id") != op_id:
+            return False
+        before, stage = current["previous"]
+        if before is None:
+            self.statuses[target] = {"state": "undeployed", "reason": "undone", "version": None}
+        else:
+            self.statuses[target] = {k: v for k, v in before.items() if k != "previous"}
+        self.stages[target] = stage
+        return True
 
 
 @dataclass

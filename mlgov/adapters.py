@@ -173,13 +173,24 @@ class BentoDeployerPort:
         version: str,
         manifest_path: Path,
         stage: str | None = None,
+        op_id: str | None = None,
     ) -> None:
         from mlgov.deploy.deployer import activate, set_state
 
         if state == "serving":
-            activate(self.serving_root, target, version, stage=stage or "deploy")
+            activate(self.serving_root, target, version, stage=stage or "deploy", op_id=op_id)
         else:
-            set_state(self.serving_root, target, state, reason=reason, stage=stage)
+            set_state(self.serving_root, target, state, reason=reason, stage=stage, op_id=op_id)
+
+    def status_operation(self, target: str) -> str | None:
+        from mlgov.deploy.deployer import status_operation
+
+        return status_operation(self.serving_root, target)
+
+    def restore_status(self, target: str, op_id: str) -> bool:
+        from mlgov.deploy.deployer import restore_status
+
+        return restore_status(self.serving_root, target, op_id)
 
 
 # --- serving ------------------------------------------------------------------------------

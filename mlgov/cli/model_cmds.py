@@ -251,13 +251,25 @@ def models_reference(model, version, file, fmt) -> None:
 @click.option("--skip-artifacts", is_flag=True, help="Do not re-hash artifact files (faster).")
 @format_option()
 def reconcile(fix, skip_artifacts, fmt) -> None:
-    """Compare the MLflow registry with governance state; exit 1 if differences remain."""
+    """Settle operations a crash left pending, then compare the MLflow registry with
+    governance state; exit 1 if differences remain.
+
+    A pending operation whose outside writes are visible is replayed (its gate is checked
+    again) and completed; one with none visible, or whose replay is refused, is undone and
+    aborted. Operations whose process still runs are left alone. Every outcome is audited.
+    """
     from mlgov.governance.reconcile import reconcile as run
 
     result = run(gov(), actor(), fix=fix, check_artifacts=not skip_artifacts)
     if fmt == "json":
         emit_object(result, fmt)
     else:
+        for op in result["operations"]:
+            click.echo(
+                f"operation {op['id']} ({op['kind']} of {op['subject']} by {op['by']}): "
+                f"{op['outcome']}" + (f" ({op['reason']})" if op.get("reason") else ""),
+                err=fmt != "table",
+            )
         emit_rows(result["findings"], ["kind", "model", "version", "detail", "fixed"], fmt)
         if fmt == "table":
             click.echo(

@@ -502,7 +502,8 @@ def test_reconcile_fix_restores_mlflow_and_exits_0_when_only_tags_and_aliases_dr
     v2 = register(mlgov, model_name, run_id=run_id)
     to_train(mlgov, data, model_name, v1)
     governed_view = mlflow_view(store, model_name)
-    # The move's MLflow writes happen, then the governance commit fails: MLflow is ahead.
+    # The move's MLflow writes happen, then the governance commit fails: the failed move
+    # undoes its MLflow writes, so MLflow shows governance state again.
     mlgov.ok("models", "card", model_name, v2, "--file", str(data["card"]))
     mlgov.ok("models", "reference", model_name, v2, str(data["reference"]))
     monkeypatch.setenv("MLGOV_FAULT", "before-commit")
@@ -510,9 +511,12 @@ def test_reconcile_fix_restores_mlflow_and_exits_0_when_only_tags_and_aliases_dr
     monkeypatch.delenv("MLGOV_FAULT")
     assert crashed.exit_code == 1 and "injected fault" in crashed.stderr
     assert mlgov.show(model_name, v2)["stage"] == "develop"
-    assert mlflow_view(store, model_name)[1] == {"challenger": v2}
-    # And people edit MLflow by hand: a health tag, a forged approval, a champion.
+    assert mlflow_view(store, model_name) == governed_view
+    # People edit MLflow by hand: a stage and a challenger (as a move that never committed
+    # would leave them), a health tag, a forged approval, a champion.
     client = store.client()
+    client.set_model_version_tag(model_name, v2, "mlgov.stage", "train")
+    client.set_registered_model_alias(model_name, "challenger", v2)
     client.set_model_version_tag(model_name, v1, "mlgov.health", "breach")
     client.set_model_version_tag(model_name, v2, "mlgov.approved_by", "mallory")
     client.set_registered_model_alias(model_name, "champion", v1)
@@ -534,7 +538,7 @@ def test_reconcile_fix_restores_mlflow_and_exits_0_when_only_tags_and_aliases_dr
     assert mlflow_view(store, model_name) == governed_view  # MLflow equals governance again
     actions = [e["action"] for e in mlgov.audit(model_name)]
     reports = [json.loads(r.stdout) for r in (found, fixed, clean)]
-    # health, stage, forged approval; champion set by hand, challenger left by the crash
+    # health, stage, forged approval, champion and challenger, all set by hand
     assert actions.count("reconcile.finding") == sum(len(r["findings"]) for r in reports) == 10
     assert actions.count("reconcile.fix") == reports[1]["fixed"] == 5
 

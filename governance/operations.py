@@ -1,0 +1,381 @@
+"""Operations: moves that write outside the governance database, made crash-safe.
+
+MLflow tags and aliases and the serving status files cannot share a transaction with the
+governance database. So a move that writes them runs as an operation:
+
+1. `begin` commits an intent row (`pending`: id, kind, version, target stage, what it will
+   touch) before the first outside write; one pending operation per version at most.
+2. The outside writes carry the operation id: the MLflow tag `mlgov.op_id` (written after
+   the move's other MLflow writes) and an `op_id` in each status file it rewrites (which also
+   keeps the status it replaced, so the write can be undone).
+3. `complete` marks the row `completed` in the transaction of the stage change and its audit
+   event.
+
+A failure raised in the process undoes the outside writes from governance state and deletes
+the intent row, so a failed move leaves the database as it was. A crash (SIGKILL, power loss)
+leaves the row pending; `mlgov reconcile` then settles it: if any outside write of the
+operation is visible it replays the move (gate checked again, writes are idempotent) and
+completes it; if none is, or the replay is refused, it undoes what was written and aborts
+the row. Both outcomes are audit events.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from mlgov.governance.clock import isoformat
+from mlgov.governance.errors import Conflict, MlgovError, NotFound
+from mlgov.governance.mirror import mirror_version
+from mlgov.governance.roles import Action
+from mlgov.governance.tables import Deployment, ModelVersion, Operation
+
+if TYPE_CHECKING:
+    from mlgov.governance.service import Governance
+
+PENDING, COMPLETED, ABORTED = "pending", "completed", "aborted"
+OP_TAG = "mlgov.op_id"
+# How long a move waits for another live process's operation on the same version to finish.
+WAIT_SECONDS = 30.0
+_HOST = socket.gethostname()
+
+
+@dataclass
+class OperationRun:
+    """The operation a running move belongs to, as that move sees it."""
+
+    id: str
+    resumed: bool = False  # reconcile is replaying it
+    side_effects_started: bool = False
+    recovered_by: str | None = None
+
+
+def _process_alive(detail: dict[str, Any]) -> bool | None:
+    """Whether the process that began an operation still runs (None: cannot tell)."""
+    if detail.get("host") != _HOST or not isinstance(detail.get("pid"), int):
+        return None
+    if detail["pid"] == os.getpid():  # this process is settling it, so it is not moving it
+        return False
+    try:
+        os.kill(detail["pid"], 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _busy(op: Operation, label: str) -> Conflict:
+    return Conflict(
+        f"operation {op.id} ({op.kind} by {op.actor}, started {isoformat(op.started_at)}) "
+        f"is still pending on {label}",
+        hint="if the command that started it is no longer running, run `mlgov reconcile` "
+        "(as an admin) to finish or undo it",
+    )
+
+
+def begin(
+    gov: Governance,
+    model: str,
+    version: str,
+    *,
+    kind: str,
+    actor: str,
+    to_stage: str | None,
+    detail: dict[str, Any],
+    precheck: Callable[[Session, ModelVersion], None],
+    targets: Callable[[Session, ModelVersion], Iterable[str]] = lambda s, v: (),
+    resume: str | None = None,
+) -> OperationRun:
+    """Commit the intent row (or adopt pending `resume`), after `precheck` passes.
+
+    Waits while another live process holds a pending operation on the version, then checks
+    again: the other move may have made this one illegal.
+    """
+    deadline = time.monotonic() + gov.operation_wait_seconds
+    while True:
+        busy: Operation | None = None
+        try:
+            with gov.store.transaction() as s:
+                v = gov.version(s, model, version, lock=True)
+                precheck(s, v)
+                busy = s.scalar(
+                    select(Operation).where(
+                        Operation.version_id == v.id, Operation.state == PENDING
+                    )
+                )
+                if resume is not None:
+                    if busy is None or busy.id != resume:
+                        raise Conflict(f"operation {resume} is no longer pending on {v.label}")
+                    return OperationRun(busy.id, resumed=True)
+                if busy is None:
+                    op = Operation(
+                        id=uuid.uuid4().hex,
+                        kind=kind,
+                        version_id=v.id,
+                        subject=f"model:{v.label}",
+                        actor=actor,
+                        from_stage=v.stage,
+                        to_stage=to_stage,
+                        detail=detail
+                        | {
+                            "targets": sorted(set(targets(s, v))),
+                            "host": _HOST,
+                            "pid": os.getpid(),
+                        },
+                        state=PENDING,
+                        started_at=gov.now(),
+                    )
+                    s.add(op)
+                    s.flush()
+                    return OperationRun(op.id)
+                label = v.label
+        except IntegrityError:  # another process inserted first: look again
+            continue
+        if _ours(busy):
+            # A move of this process failed and could not undo its writes then: try now.
+            if settle_failure(gov, OperationRun(busy.id, side_effects_started=True)):
+                continue
+        if _process_alive(busy.detail) is False or time.monotonic() > deadline:
+            raise _busy(busy, label)
+        time.sleep(0.05)
+
+
+def _ours(op: Operation) -> bool:
+    return op.detail.get("host") == _HOST and op.detail.get("pid") == os.getpid()
+
+
+def complete(s: Session, run: OperationRun, *, audit_seq: int, now: Any) -> None:
+    """In the move's transaction: the operation is done with its stage change and event."""
+    op = s.get(Operation, run.id)
+    op.state, op.ended_at, op.audit_seq = COMPLETED, now, audit_seq
+    op.ended_by = run.recovered_by or op.actor
+    op.outcome = "completed by reconcile" if run.resumed else "completed"
+
+
+def mark_written(gov: Governance, run: OperationRun, v: ModelVersion) -> None:
+    """Tag the version in MLflow with the operation: its last MLflow write."""
+    registry = gov.ports.get("registry")
+    if registry is None:
+        return
+    try:
+        registry.mirror(v.model.name, v.version, tags={OP_TAG: run.id})
+    except NotFound:  # a version deleted in MLflow (only retire tolerates it)
+        pass
+
+
+def serving_targets(s: Session, v: ModelVersion) -> list[str]:
+    return list(
+        s.scalars(
+            select(Deployment.target).where(
+                Deployment.version_id == v.id, Deployment.state == "active"
+            )
+        )
+    )
+
+
+# --- undoing and settling ----------------------------------------------------------------
+
+
+def revert(gov: Governance, op_id: str) -> list[str]:
+    """Make MLflow and the status files show governance state again; returns what it did."""
+    done: list[str] = []
+    with gov.store.read() as s:
+        op = s.get(Operation, op_id)
+        v = s.get(ModelVersion, op.version_id)
+        registry = gov.ports.get("registry")
+        if registry is not None:
+            try:
+                mirror_version(s, registry, v)
+                current = registry.state(v.model.name).versions.get(v.version)
+                if current is not None and current.tags.get(OP_TAG) == op.id:
+                    registry.mirror(v.model.name, v.version, tags={OP_TAG: None})
+                done.append("MLflow tags and aliases restored from governance")
+            except NotFound:
+                pass
+        deployer = gov.ports.get("deployer")
+        for target in op.detail.get("targets", []):
+            if deployer is not None and deployer.restore_status(target, op.id):
+                done.append(f"status of target '{target}' restored")
+    return done
+
+
+def settle_failure(gov: Governance, run: OperationRun) -> bool:
+    """A move failed in this process: undo its outside writes and forget the intent.
+
+    If undoing fails too (the outside system is down), the row stays pending for reconcile.
+    A replay's failure is left to reconcile, which records the abort. True when settled.
+    """
+    if run.side_effects_started:
+        try:
+            revert(gov, run.id)
+        except Exception as exc:  # noqa: BLE001 - the move's own error is what the user sees
+            gov.warnings.append(
+                f"operation {run.id} could not be undone ({exc}); it stays pending: "
+                "run `mlgov reconcile` once the outside system answers"
+            )
+            return False
+    if not run.resumed:
+        with gov.store.transaction() as s:
+            s.execute(delete(Operation).where(Operation.id == run.id, Operation.state == PENDING))
+    return True
+
+
+def observe(gov: Governance, op: Operation, v: ModelVersion) -> list[str]:
+    """The outside writes of `op` that are visible now."""
+    seen: list[str] = []
+    registry = gov.ports.get("registry")
+    if registry is not None:
+        current = registry.state(v.model.name).versions.get(v.version)
+        if current is not None and current.tags.get(OP_TAG) == op.id:
+            seen.append(f"MLflow tag {OP_TAG}")
+    deployer = gov.ports.get("deployer")
+    for target in op.detail.get("targets", []):
+        if deployer is not None and deployer.status_operation(target) == op.id:
+            seen.append(f"status file of target '{target}'")
+    return seen
+
+
+def _replay(gov: Governance, actor: str, op: Operation, model: str, version: str) -> None:
+    detail = op.detail
+    if op.kind == "approve":
+        from mlgov.governance.approvals import decide
+
+        decide(
+            gov,
+            op.actor,
+            model,
+            version,
+            approve=bool(detail.get("approve")),
+            comment=detail.get("comment"),
+            resume=op.id,
+            recovered_by=actor,
+        )
+        return
+    options: dict[str, Any] = {"force": bool(detail.get("force"))}
+    if detail.get("prepared"):
+        from mlgov.governance.ports import PreparedDeployment
+
+        p = detail["prepared"]
+        options["prepared"] = PreparedDeployment(
+            target=p["target"],
+            bento_model_tag=p["bento_model_tag"],
+            bento_tag=p["bento_tag"],
+            manifest_path=Path(p["manifest_path"]),
+        )
+    gov.promote(
+        op.actor,
+        model,
+        version,
+        op.to_stage,
+        reason=detail.get("reason"),
+        options=options,
+        resume=op.id,
+        recovered_by=actor,
+    )
+
+
+def _abort(gov: Governance, actor: str, op_id: str, why: str, seen: list[str]) -> dict[str, Any]:
+    undone = revert(gov, op_id)
+    with gov.store.transaction() as s:
+        op = s.get(Operation, op_id, with_for_update=True)
+        if op.state != PENDING:
+            return {"id": op.id, "outcome": op.state}
+        op.state, op.ended_at, op.ended_by = ABORTED, gov.now(), actor
+        op.outcome = why
+        event = gov.audit(
+            s,
+            actor,
+            "operation.abort",
+            op.subject,
+            {
+                "op_id": op.id,
+                "kind": op.kind,
+                "by": op.actor,
+                "from": op.from_stage,
+                "to": op.to_stage,
+                "seen": seen,
+                "undone": undone,
+                "reason": why,
+            },
+        )
+        op.audit_seq = event.seq
+        prepared = op.detail.get("prepared")
+    deployer = gov.ports.get("deployer")
+    if prepared and deployer is not None:
+        # What the deploy built is garbage now; nothing can serve it (no deployment row).
+        try:
+            from mlgov.governance.ports import PreparedDeployment
+
+            deployer.discard(
+                PreparedDeployment(
+                    target=prepared["target"],
+                    bento_model_tag=prepared["bento_model_tag"],
+                    bento_tag=prepared["bento_tag"],
+                    manifest_path=Path(prepared["manifest_path"]),
+                )
+            )
+        except Exception:  # noqa: BLE001, S110 - leftover build files harm nothing
+            pass
+    return {"id": op_id, "outcome": ABORTED, "reason": why}
+
+
+def settle_pending(gov: Governance, actor: str) -> list[dict[str, Any]]:
+    """Finish or undo every pending operation whose process is gone; each outcome audited."""
+    with gov.store.read() as s:
+        gov.authorize(s, actor, Action.RECONCILE)
+        pending = list(
+            s.scalars(
+                select(Operation).where(Operation.state == PENDING).order_by(Operation.started_at)
+            )
+        )
+    results: list[dict[str, Any]] = []
+    for op in pending:
+        base = {"id": op.id, "kind": op.kind, "subject": op.subject, "by": op.actor}
+        if _process_alive(op.detail):
+            results.append(base | {"outcome": "running", "reason": "its process still runs"})
+            continue
+        with gov.store.read() as s:
+            v = s.get(ModelVersion, op.version_id)
+            model, version = v.model.name, v.version
+            seen = observe(gov, op, v)
+        if not seen:
+            results.append(base | _abort(gov, actor, op.id, "no outside write was made", seen))
+            continue
+        try:
+            _replay(gov, actor, op, model, version)
+        except MlgovError as exc:
+            why = f"replay refused: {exc}"
+            results.append(base | _abort(gov, actor, op.id, why, seen))
+            continue
+        results.append(base | {"outcome": COMPLETED, "seen": seen})
+    return results
+
+
+def pending_operations(gov: Governance, actor: str) -> list[dict[str, Any]]:
+    with gov.store.read() as s:
+        gov.authorize(s, actor, Action.READ)
+        return [
+            {
+                "id": op.id,
+                "kind": op.kind,
+                "subject": op.subject,
+                "by": op.actor,
+                "from": op.from_stage,
+                "to": op.to_stage,
+                "started_at": isoformat(op.started_at),
+            }
+            for op in s.scalars(
+                select(Operation).where(Operation.state == PENDING).order_by(Operation.started_at)
+            )
+        ]

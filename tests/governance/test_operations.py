@@ -1,0 +1,275 @@
+"""Operations that cross systems: intent row, tagged outside writes, settle by reconcile.
+
+A crash is simulated in-process by a fault point whose clean-up is switched off (a killed
+process runs no clean-up); tests/integration/test_crash_recovery.py kills real processes.
+"""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select, text
+
+from mlgov.governance import approvals, deployments, operations
+from mlgov.governance.drift_checks import record_drift
+from mlgov.governance.errors import Conflict
+from mlgov.governance.faults import InjectedFault
+from mlgov.governance.tables import Operation
+
+
+def _snapshot(gov) -> tuple:
+    with gov.store.engine.connect() as conn:
+        return tuple(
+            tuple(conn.execute(text(f"SELECT * FROM {t} ORDER BY 1")).all())
+            for t in ("model_versions", "stage_changes", "audit_events", "operations")
+        )
+
+
+def _ops(gov) -> list[tuple[str, str, str | None]]:
+    with gov.store.read() as s:
+        return [(o.kind, o.state, o.to_stage) for o in s.scalars(select(Operation))]
+
+
+@pytest.fixture
+def mirrored(gov):
+    """The service with no gate checks but the MLflow mirror effect."""
+    from mlgov.governance import mirror
+
+    mirror.register(gov.gates)
+    return gov
+
+
+@pytest.fixture
+def crash(monkeypatch):
+    """Make a fault point behave like SIGKILL: the failed move does not clean up."""
+
+    def at(point: str) -> None:
+        monkeypatch.setenv("MLGOV_FAULT", point)
+        monkeypatch.setattr(operations, "settle_failure", lambda gov, run: False)
+
+    def over() -> None:
+        monkeypatch.delenv("MLGOV_FAULT", raising=False)
+        monkeypatch.undo()
+
+    at.over = over
+    return at
+
+
+def test_a_failed_move_undoes_its_mlflow_writes_and_leaves_no_trace(mirrored, monkeypatch):
+    mirrored.register("ds1", "m", risk_tier="low", purpose="p", run_id="r")
+    before = _snapshot(mirrored)
+    tags_before = dict(mirrored.registry.tags[("m", "1")])
+    monkeypatch.setenv("MLGOV_FAULT", "after-side-effect")
+    with pytest.raises(InjectedFault):
+        mirrored.promote("ds1", "m", "1", "train")
+    assert _snapshot(mirrored) == before  # no operation row either
+    assert mirrored.registry.tags[("m", "1")] == tags_before
+    assert "challenger" not in mirrored.registry.aliases.get("m", {})
+
+
+@pytest.mark.parametrize("point", ["after-side-effect", "before-commit"])
+def test_crash_after_the_mlflow_writes_is_completed_by_reconcile(mirrored, crash, point):
+    mirrored.register("ds1", "m", risk_tier="low", purpose="p", run_id="r")
+    crash(point)
+    with pytest.raises(InjectedFault):
+        mirrored.promote("ds1", "m", "1", "train", reason="ready")
+    crash.over()
+    assert mirrored.show("aud", "m", "1")["stage"] == "develop"
+    assert _ops(mirrored) == [("promote", "pending", "train")]
+    assert mirrored.registry.tags[("m", "1")][operations.OP_TAG]  # the write is visible
+
+    results = operations.settle_pending(mirrored, "admin")
+
+    assert [r["outcome"] for r in results] == ["completed"]
+    assert mirrored.show("aud", "m", "1")["stage"] == "train"
+    assert _ops(mirrored) == [("promote", "completed", "train")]
+    events = mirrored.audit_log("aud", action="stage.change")
+    assert len(events) == 1
+    assert events[0]["payload"]["recovered_by"] == "admin"
+    assert events[0]["payload"]["reason"] == "ready"
+    assert mirrored.registry.tags[("m", "1")]["mlgov.stage"] == "train"
+    assert mirrored.registry.aliases["m"]["challenger"] == "1"
+    assert mirrored.audit_verify("aud").ok
+
+
+def test_crash_before_any_outside_write_is_aborted_and_audited(mirrored, crash):
+    mirrored.register("ds1", "m", risk_tier="low", purpose="p", run_id="r")
+
+    def dies(ctx):
+        raise InjectedFault("killed in the gate")
+
+    from mlgov.governance.lifecycle import Stage
+
+    mirrored.gates.add_check(Stage.TRAIN, "dies", dies)
+    crash("none")
+    with pytest.raises(InjectedFault):
+        mirrored.promote("ds1", "m", "1", "train")
+    crash.over()
+    assert _ops(mirrored) == [("promote", "pending", "train")]
+
+    results = operations.settle_pending(mirrored, "admin")
+
+    assert [r["outcome"] for r in results] == ["aborted"]
+    assert mirrored.show("aud", "m", "1")["stage"] == "develop"
+    abort = mirrored.audit_log("aud", action="operation.abort")
+    assert len(abort) == 1 and abort[0]["payload"]["seen"] == []
+    assert abort[0]["payload"]["reason"] == "no outside write was made"
+    assert mirrored.registry.tags[("m", "1")]["mlgov.stage"] == "develop"
+
+
+def test_a_pending_operation_of_a_dead_process_refuses_other_moves_until_reconciled(
+    mirrored, crash
+):
+    mirrored.register("ds1", "m", risk_tier="low", purpose="p", run_id="r")
+    crash("before-commit")
+    with pytest.raises(InjectedFault):
+        mirrored.promote("ds1", "m", "1", "train")
+    crash.over()
+    with mirrored.store.transaction() as s:  # as if another process had started it
+        op = s.scalar(select(Operation))
+        op.detail = op.detail | {"pid": 2**22 + 12345}
+    before = _snapshot(mirrored)
+    with pytest.raises(Conflict, match="still pending on m/1.*mlgov reconcile"):
+        mirrored.promote("ds1", "m", "1", "train")
+    assert _snapshot(mirrored) == before
+    assert operations.pending_operations(mirrored, "aud")[0]["kind"] == "promote"
+    operations.settle_pending(mirrored, "admin")
+    assert mirrored.show("aud", "m", "1")["stage"] == "train"
+
+
+def test_the_database_allows_one_pending_operation_per_version(mirrored, crash):
+    from sqlalchemy.exc import IntegrityError
+
+    mirrored.register("ds1", "m", risk_tier="low", purpose="p", run_id="r")
+    crash("before-commit")
+    with pytest.raises(InjectedFault):
+        mirrored.promote("ds1", "m", "1", "train")
+    crash.over()
+    with pytest.raises(IntegrityError):
+        with mirrored.store.transaction() as s:
+            op = s.scalar(select(Operation))
+            s.add(
+                Operation(
+                    id="x" * 32,
+                    kind="promote",
+                    version_id=op.version_id,
+                    subject=op.subject,
+                    actor="ds1",
+                    from_stage="develop",
+                    to_stage="train",
+                    detail={},
+                    state="pending",
+                    started_at=op.started_at,
+                )
+            )
+
+
+@pytest.fixture
+def approved(operated, ops):
+    ops.approve()
+    record_drift(operated, "eng", "credit", "1", ops.current())
+    return operated
+
+
+def test_crashed_deploy_is_completed_with_its_deployment_row(approved, crash):
+    deployer = approved.ports["deployer"]
+    crash("before-commit")
+    with pytest.raises(InjectedFault):
+        deployments.deploy(approved, "eng", "credit", "1", target="scoring")
+    crash.over()
+    assert deployer.statuses["scoring"]["state"] == "serving"  # ahead of governance
+    assert deployments.list_deployments(approved, "aud") == []
+
+    [result] = operations.settle_pending(approved, "admin")
+
+    assert result["outcome"] == "completed"
+    rows = deployments.list_deployments(approved, "aud")
+    assert [(r["target"], r["version"]) for r in rows] == [("scoring", "1")]
+    assert approved.show("aud", "credit", "1")["stage"] == "deploy"
+    assert approved.registry.aliases["credit"]["champion"] == "1"
+
+
+def test_crashed_deploy_whose_replay_is_refused_is_undone(approved, crash):
+    deployer = approved.ports["deployer"]
+    crash("after-side-effect")
+    with pytest.raises(InjectedFault):
+        deployments.deploy(approved, "eng", "credit", "1", target="scoring")
+    crash.over()
+    approved.remove_user("admin", "eng")  # the deployer lost the right in the meantime
+
+    [result] = operations.settle_pending(approved, "admin")
+
+    assert result["outcome"] == "aborted" and "'eng' was removed" in result["reason"]
+    assert deployer.statuses["scoring"]["state"] == "undeployed"  # nothing may serve it
+    assert deployer.discarded  # what the deploy built is removed
+    assert approved.show("aud", "credit", "1")["stage"] == "train"
+    assert "champion" not in approved.registry.aliases["credit"]
+    assert approved.registry.tags[("credit", "1")]["mlgov.stage"] == "train"
+    assert operations.OP_TAG not in approved.registry.tags[("credit", "1")]
+    abort = approved.audit_log("aud", action="operation.abort")[0]["payload"]
+    assert abort["kind"] == "deploy" and abort["seen"]
+    assert approved.audit_verify("aud").ok
+
+
+def test_aborted_second_deploy_gives_the_target_back_to_the_first_version(approved, ops, crash):
+    deployments.deploy(approved, "eng", "credit", "1", target="scoring")
+    deployer = approved.ports["deployer"]
+    real_deploy = deployments.deploy
+
+    def crashing_deploy(*args, **kwargs):
+        crash("before-commit")
+        return real_deploy(*args, **kwargs)
+
+    deployments.deploy = crashing_deploy
+    try:
+        with pytest.raises(InjectedFault):
+            ops.second_version()  # registers, promotes and approves credit/2, then deploys
+    finally:
+        deployments.deploy = real_deploy
+        crash.over()
+    assert deployer.statuses["scoring"]["version"] == "2"
+    approved.remove_user("admin", "eng")
+
+    [result] = operations.settle_pending(approved, "admin")
+
+    assert result["outcome"] == "aborted"
+    assert deployer.statuses["scoring"]["version"] == "1"
+    assert deployer.statuses["scoring"]["state"] == "serving"
+    assert approved.registry.aliases["credit"]["champion"] == "1"
+
+
+def test_crashed_quorum_approval_is_completed(operated, crash):
+    approvals.request_approval(operated, "ds1", "credit", "1")
+    approvals.decide(operated, "ro1", "credit", "1", approve=True)
+    crash("before-commit")
+    with pytest.raises(InjectedFault):
+        approvals.decide(operated, "ro2", "credit", "1", approve=True, comment="fine")
+    crash.over()
+    assert operated.registry.tags[("credit", "1")]["mlgov.approved_by"] == "ro1,ro2"
+
+    [result] = operations.settle_pending(operated, "admin")
+
+    assert result["outcome"] == "completed"
+    request = approvals.show_request(operated, "aud", "credit", "1")
+    assert request["state"] == "approved"
+    decisions = operated.audit_log("aud", action="approval.decide")
+    assert [d["actor"] for d in decisions] == ["ro1", "ro2"]
+    assert decisions[-1]["payload"]["recovered_by"] == "admin"
+
+
+def test_crashed_decision_below_quorum_is_aborted(operated, crash):
+    approvals.request_approval(operated, "ds1", "credit", "1")
+    crash("before-commit")
+    with pytest.raises(InjectedFault):
+        approvals.decide(operated, "ro1", "credit", "1", approve=True)
+    crash.over()
+    [result] = operations.settle_pending(operated, "admin")
+    assert result["outcome"] == "aborted"  # it wrote nothing outside: ro1 decides again
+    approvals.decide(operated, "ro1", "credit", "1", approve=True)
+    assert len(operated.audit_log("aud", action="approval.decide")) == 1
+
+
+def test_only_admins_settle_operations(gov):
+    from mlgov.governance.errors import PermissionDenied
+
+    with pytest.raises(PermissionDenied):
+        operations.settle_pending(gov, "ds1")
