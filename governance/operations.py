@@ -105,6 +105,11 @@ def begin(
     deadline = time.monotonic() + gov.operation_wait_seconds
     while True:
         busy: Operation | None = None
+        if resume is None and _other_live_operation(gov, model, version):
+            # Waiting on a read: a waiter's write transaction would only slow the winner.
+            if time.monotonic() <= deadline:
+                time.sleep(0.05)
+                continue
         try:
             with gov.store.transaction() as s:
                 v = gov.version(s, model, version, lock=True)
@@ -149,6 +154,20 @@ def begin(
         if _process_alive(busy.detail) is False or time.monotonic() > deadline:
             raise _busy(busy, label)
         time.sleep(0.05)
+
+
+def _other_live_operation(gov: Governance, model: str, version: str) -> bool:
+    with gov.store.read() as s:
+        op = s.scalar(
+            select(Operation)
+            .join(ModelVersion, Operation.version_id == ModelVersion.id)
+            .where(
+                Operation.state == PENDING,
+                ModelVersion.version == str(version),
+                ModelVersion.model.has(name=model),
+            )
+        )
+        return op is not None and not _ours(op) and _process_alive(op.detail) is not False
 
 
 def _ours(op: Operation) -> bool:
