@@ -38,19 +38,26 @@ def one_of(column: str, values: Any) -> str:
 
 
 def lifecycle_moves_sql() -> str:
-    """SQL: a stage change is registration into develop or a move the lifecycle allows."""
-    clauses = [f"(from_stage IS NULL AND to_stage = '{Stage.DEVELOP.value}')"]
-    for current, targets in ALLOWED_MOVES.items():
-        if targets:
-            clauses.append(
-                f"(from_stage = '{current.value}' AND {one_of('to_stage', sorted(targets))})"
-            )
-    return " OR ".join(clauses)
+    """SQL: a stage change is registration into develop or a move the lifecycle allows.
+
+    A CHECK passes when its expression is NULL, so every comparison with the nullable
+    from_stage sits behind an explicit IS [NOT] NULL that makes the result TRUE or FALSE.
+    """
+    moves = " OR ".join(
+        f"(from_stage = '{current.value}' AND {one_of('to_stage', sorted(targets))})"
+        for current, targets in ALLOWED_MOVES.items()
+        if targets
+    )
+    return (
+        f"(from_stage IS NULL AND to_stage = '{Stage.DEVELOP.value}') "
+        f"OR (from_stage IS NOT NULL AND ({moves}))"
+    )
 
 
+# As above: prev_seq IS NOT NULL keeps a missing link from reading as NULL (a pass).
 AUDIT_LINK_SQL = (
     f"(seq = 1 AND prev_seq IS NULL AND prev_hash = '{GENESIS_HASH}') "
-    "OR (seq > 1 AND prev_seq = seq - 1)"
+    "OR (seq > 1 AND prev_seq IS NOT NULL AND prev_seq = seq - 1)"
 )
 NOT_MAKER_SQL = "approver <> requested_by AND approver <> registered_by AND approver <> owner"
 

@@ -38,19 +38,21 @@ depends_on: str | Sequence[str] | None = None
 STAGES = "stage IN ('develop', 'train', 'deploy', 'evaluate', 'retire')"
 TIERS = "risk_tier IN ('high', 'medium', 'low')"
 HEALTH = "health IN ('ok', 'warning', 'breach')"
+# A CHECK passes on NULL: comparisons with nullable columns sit behind IS [NOT] NULL.
 MOVES = (
     "(from_stage IS NULL AND to_stage = 'develop') "
-    "OR (from_stage = 'develop' AND to_stage IN ('retire', 'train')) "
+    "OR (from_stage IS NOT NULL AND ("
+    "(from_stage = 'develop' AND to_stage IN ('retire', 'train')) "
     "OR (from_stage = 'train' AND to_stage IN ('deploy', 'retire')) "
     "OR (from_stage = 'deploy' AND to_stage IN ('evaluate', 'retire')) "
-    "OR (from_stage = 'evaluate' AND to_stage IN ('retire'))"
+    "OR (from_stage = 'evaluate' AND to_stage IN ('retire'))))"
 )
 REQUEST_STATES = "state IN ('pending', 'approved', 'rejected', 'expired', 'void')"
 DECISIONS = "decision IN ('approve', 'reject')"
 NOT_MAKER = "approver <> requested_by AND approver <> registered_by AND approver <> owner"
 AUDIT_LINK = (
     f"(seq = 1 AND prev_seq IS NULL AND prev_hash = '{'0' * 64}') "
-    "OR (seq > 1 AND prev_seq = seq - 1)"
+    "OR (seq > 1 AND prev_seq IS NOT NULL AND prev_seq = seq - 1)"
 )
 
 # In creation order: a unique key before the foreign keys that reference it.
@@ -334,7 +336,8 @@ def _rebuild_sqlite(conn: sa.Connection, tables: dict[str, sa.Table]) -> None:
 def downgrade() -> None:
     conn = op.get_bind()
     if conn.dialect.name == "sqlite":
-        _rebuild_sqlite(conn, _tables(new=False))
+        # Referencing tables first: a composite key's target must outlive its references.
+        _rebuild_sqlite(conn, dict(reversed(_tables(new=False).items())))
         return
     tables = _tables()
     for name in reversed(NEW_CONSTRAINTS):
