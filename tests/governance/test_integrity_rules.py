@@ -387,3 +387,32 @@ def test_migration_names_the_rule_old_data_breaks(gov, registered):
     with pytest.raises(RuntimeError, match="entered the same stage twice"):
         _alembic(store, "upgrade", "0005")
     assert store.revision() == "0004"  # nothing half-applied
+
+
+# --- an insider lifts the rules; the chain (and checkpoints) still catch the tampering ----
+
+
+@pytest.mark.parametrize("recompute", [False, True], ids=["naive", "rehashed"])
+@pytest.mark.parametrize("operation", ["edit", "delete", "insert", "reorder", "truncate"])
+def test_insider_tampering_bypasses_constraints_and_is_still_detected(
+    gov, registered, operation, recompute
+):
+    from mlgov.governance import tampering
+
+    gov.promote("ds1", "credit", "1", "train")
+    head = gov.audit_verify("aud").head_hash
+    at = 1 if operation == "truncate" else 3
+    tampering.tamper(gov.store, operation, at, recompute=recompute)
+    plain = gov.audit_verify("aud")
+    assert plain.ok is recompute  # a careful insider fools the plain chain...
+    assert not gov.audit_verify("aud", head=head).ok  # ...but not an outside head
+    # The guards are back for everyone else once the insider is done.
+    why = _refused(gov.store, _sql("UPDATE model_versions SET stage = 'production'"))
+    assert "ck_version_stage" in why
+    last = _last(gov.store)
+    gap = _event(last.seq + 2, last.seq + 1, last.hash, h="d" * 64)
+    assert _refused(gov.store, lambda s: s.add(gap))
+    if gov.store.engine.dialect.name == "sqlite":
+        with gov.store.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+            assert conn.exec_driver_sql("PRAGMA ignore_check_constraints").scalar() == 0
