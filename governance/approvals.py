@@ -183,6 +183,8 @@ def request_approval(
         request = ApprovalRequest(
             version_id=v.id,
             requested_by=actor,
+            registered_by=v.registered_by,  # copies the database checks maker-checker with
+            owner=v.owner,
             requested_at=gov.now(),
             note=note,
             snapshot=snapshot,
@@ -234,6 +236,16 @@ def _check_approver(
             raise PermissionDenied(
                 f"maker-checker: '{actor}' is the {rule} of {v.label} and may never decide on it"
             )
+
+
+def _refusal(exc: IntegrityError, actor: str, model: str, version: str) -> Refused:
+    """The domain error for a decision the database refused (constraint names: tables.py)."""
+    if "ck_decision_not_maker" in str(exc.orig):
+        return PermissionDenied(
+            f"maker-checker: '{actor}' requested, registered or owns {model}/{version} "
+            "and may never decide on it"
+        )
+    return Conflict(f"'{actor}' already decided on {model}/{version}: one decision per approver")
 
 
 def decide(
@@ -329,6 +341,9 @@ def _decide(
                 decision="approve" if approve else "reject",
                 comment=comment,
                 at=gov.now(),
+                requested_by=request.requested_by,
+                registered_by=request.registered_by,
+                owner=request.owner,
             )
             s.add(decision)
             s.flush()
@@ -362,10 +377,8 @@ def _decide(
             s.flush()
             fault_point("before-commit")
             view = request_view(request, v, gov.now())
-    except IntegrityError as exc:  # a concurrent duplicate that slipped past the check
-        raise Conflict(
-            f"'{actor}' already decided on {model}/{version}: one decision per approver"
-        ) from exc
+    except IntegrityError as exc:  # the database's rules, should a race slip past the checks
+        raise _refusal(exc, actor, model, version) from exc
     return view, decision.decision
 
 

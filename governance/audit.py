@@ -97,6 +97,7 @@ def append_event(
         subject=subject,
         payload=_jsonable(payload or {}),
         prev_hash=head.hash,
+        prev_seq=head.seq or None,  # the database checks it is seq - 1 and exists
         hash="",
     )
     event.hash = event_hash(event)

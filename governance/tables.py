@@ -9,9 +9,11 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Boolean,
+    CheckConstraint,
     DateTime,
     Float,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     String,
@@ -21,6 +23,45 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from mlgov.governance.lifecycle import ALLOWED_MOVES, Health, RiskTier, Stage
+
+# Rules the database itself enforces (migration 0005), so they hold under any race and for
+# any writer that bypasses mlgov's checks by accident. The literal SQL is frozen in the
+# migration; tests/governance/test_integrity_rules.py keeps the two in step.
+REQUEST_STATES = ("pending", "approved", "rejected", "expired", "void")
+DECISIONS = ("approve", "reject")
+GENESIS_HASH = "0" * 64
+
+
+def one_of(column: str, values: Any) -> str:
+    """SQL: `column` holds one of `values` (plain string literals, no user input)."""
+    return f"{column} IN ({', '.join(repr(str(v)) for v in values)})"
+
+
+def lifecycle_moves_sql() -> str:
+    """SQL: a stage change is registration into develop or a move the lifecycle allows.
+
+    A CHECK passes when its expression is NULL, so every comparison with the nullable
+    from_stage sits behind an explicit IS [NOT] NULL that makes the result TRUE or FALSE.
+    """
+    moves = " OR ".join(
+        f"(from_stage = '{current.value}' AND {one_of('to_stage', sorted(targets))})"
+        for current, targets in ALLOWED_MOVES.items()
+        if targets
+    )
+    return (
+        f"(from_stage IS NULL AND to_stage = '{Stage.DEVELOP.value}') "
+        f"OR (from_stage IS NOT NULL AND ({moves}))"
+    )
+
+
+# As above: prev_seq IS NOT NULL keeps a missing link from reading as NULL (a pass).
+AUDIT_LINK_SQL = (
+    f"(seq = 1 AND prev_seq IS NULL AND prev_hash = '{GENESIS_HASH}') "
+    "OR (seq > 1 AND prev_seq IS NOT NULL AND prev_seq = seq - 1)"
+)
+NOT_MAKER_SQL = "approver <> requested_by AND approver <> registered_by AND approver <> owner"
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -85,7 +126,16 @@ class Model(Base):
 
 class ModelVersion(Base):
     __tablename__ = "model_versions"
-    __table_args__ = (UniqueConstraint("model_id", "version", name="uq_model_version"),)
+    __table_args__ = (
+        UniqueConstraint("model_id", "version", name="uq_model_version"),
+        # The target of approval_requests' composite key: requests copy these two names.
+        UniqueConstraint("id", "registered_by", "owner", name="uq_version_makers"),
+        CheckConstraint(one_of("stage", [s.value for s in Stage]), name="ck_version_stage"),
+        CheckConstraint(
+            one_of("risk_tier", [t.value for t in RiskTier]), name="ck_version_risk_tier"
+        ),
+        CheckConstraint(one_of("health", [h.value for h in Health]), name="ck_version_health"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     model_id: Mapped[int] = mapped_column(ForeignKey("models.id"))
@@ -120,6 +170,12 @@ class ModelVersion(Base):
 
 class StageChange(Base):
     __tablename__ = "stage_changes"
+    # The lifecycle only moves forward, so a version enters each stage at most once: two
+    # racing promotions to the same stage cannot both commit.
+    __table_args__ = (
+        UniqueConstraint("version_id", "to_stage", name="uq_stage_entered_once"),
+        CheckConstraint(lifecycle_moves_sql(), name="ck_stage_change_move"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"), index=True)
@@ -159,10 +215,22 @@ class ReferenceDataset(Base):
 
 class ApprovalRequest(Base):
     __tablename__ = "approval_requests"
+    __table_args__ = (
+        # registered_by/owner are copies of the version's, checked by the database.
+        ForeignKeyConstraint(
+            ["version_id", "registered_by", "owner"],
+            ["model_versions.id", "model_versions.registered_by", "model_versions.owner"],
+            name="fk_request_version_makers",
+        ),
+        UniqueConstraint("id", "requested_by", "registered_by", "owner", name="uq_request_makers"),
+        CheckConstraint(one_of("state", REQUEST_STATES), name="ck_request_state"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"), index=True)
     requested_by: Mapped[str] = mapped_column(String(64))
+    registered_by: Mapped[str] = mapped_column(String(64))
+    owner: Mapped[str] = mapped_column(String(64))
     requested_at: Mapped[datetime]
     note: Mapped[str | None] = mapped_column(Text)
     snapshot: Mapped[dict[str, Any]] = mapped_column(JSON)
@@ -173,13 +241,33 @@ class ApprovalRequest(Base):
     closed_at: Mapped[datetime | None]
     close_reason: Mapped[str | None] = mapped_column(Text)
     decisions: Mapped[list[ApprovalDecision]] = relationship(
-        back_populates="request", lazy="selectin", order_by="ApprovalDecision.id"
+        back_populates="request",
+        lazy="selectin",
+        order_by="ApprovalDecision.id",
+        foreign_keys="ApprovalDecision.request_id",
     )
 
 
 class ApprovalDecision(Base):
     __tablename__ = "approval_decisions"
-    __table_args__ = (UniqueConstraint("request_id", "approver", name="uq_decision_approver"),)
+    __table_args__ = (
+        UniqueConstraint("request_id", "approver", name="uq_decision_approver"),
+        # Maker-checker in the database: the approver is none of the request's makers, and
+        # the copies of the makers' names are checked against the request (and through it
+        # against the version), so they cannot be faked to pass the check.
+        ForeignKeyConstraint(
+            ["request_id", "requested_by", "registered_by", "owner"],
+            [
+                "approval_requests.id",
+                "approval_requests.requested_by",
+                "approval_requests.registered_by",
+                "approval_requests.owner",
+            ],
+            name="fk_decision_request_makers",
+        ),
+        CheckConstraint(NOT_MAKER_SQL, name="ck_decision_not_maker"),
+        CheckConstraint(one_of("decision", DECISIONS), name="ck_decision_value"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     request_id: Mapped[int] = mapped_column(ForeignKey("approval_requests.id"), index=True)
@@ -187,13 +275,33 @@ class ApprovalDecision(Base):
     decision: Mapped[str] = mapped_column(String(16))  # approve / reject
     comment: Mapped[str | None] = mapped_column(Text)
     at: Mapped[datetime]
-    request: Mapped[ApprovalRequest] = relationship(back_populates="decisions")
+    requested_by: Mapped[str] = mapped_column(String(64))
+    registered_by: Mapped[str] = mapped_column(String(64))
+    owner: Mapped[str] = mapped_column(String(64))
+    request: Mapped[ApprovalRequest] = relationship(
+        back_populates="decisions", foreign_keys=[request_id]
+    )
 
 
 class AuditEvent(Base):
-    """Append-only. Written only by mlgov.governance.audit.append_event."""
+    """Append-only. Written only by mlgov.governance.audit.append_event.
+
+    The database keeps the sequence gap-free and linked: event 1 starts at the genesis hash,
+    every later event names seq - 1 as prev_seq, and (prev_seq, prev_hash) must be an existing
+    event's (seq, hash). prev_seq is not hashed: the canonical form is unchanged.
+    """
 
     __tablename__ = "audit_events"
+    __table_args__ = (
+        UniqueConstraint("seq", "hash", name="uq_audit_seq_hash"),
+        UniqueConstraint("prev_seq", name="uq_audit_prev_seq"),
+        ForeignKeyConstraint(
+            ["prev_seq", "prev_hash"],
+            ["audit_events.seq", "audit_events.hash"],
+            name="fk_audit_prev",
+        ),
+        CheckConstraint(AUDIT_LINK_SQL, name="ck_audit_link"),
+    )
 
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     occurred_at: Mapped[datetime]
@@ -203,6 +311,7 @@ class AuditEvent(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prev_seq: Mapped[int | None] = mapped_column(Integer)
 
 
 class AuditHead(Base):

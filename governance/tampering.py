@@ -4,17 +4,30 @@ For tests and red-team drills of `mlgov audit verify`: each operation edits, del
 inserts, reorders or truncates events, either naively (rows changed, hashes left as they
 were) or as a careful insider would (every later hash recomputed and the head row rewound,
 so the plain chain verifies again). Never used by mlgov itself.
+
+Since migration 0005 the database itself keeps the chain gap-free and linked (prev_seq is
+seq - 1, and (prev_seq, prev_hash) is the previous event's (seq, hash)). Those constraints stop
+accidents and races, not an insider: whoever can write the database can also switch them off,
+and `insider` does just that, per backend:
+- SQLite: PRAGMA foreign_keys=OFF (only possible outside a transaction) and
+  PRAGMA ignore_check_constraints=ON on the connection, both restored afterwards;
+- PostgreSQL: the audit chain's foreign key and CHECK are dropped inside the transaction and
+  re-created NOT VALID (so the tampered rows stay, unchecked, as an insider would leave them).
+Constraints stop accidents and races; signed checkpoints (mlgov.governance.checkpoints) stop
+insiders: every tampering here must still be detected by them.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy.schema import AddConstraint, DropConstraint
 
 from mlgov.governance import audit
 from mlgov.governance.audit import GENESIS
@@ -47,26 +60,61 @@ def read_rows(store: Store) -> list[Row]:
         ]
 
 
+# The audit chain's constraints an insider must lift on PostgreSQL (names: tables.py).
+_CHAIN_GUARDS = ("fk_audit_prev", "ck_audit_link")
+
+
+@contextmanager
+def insider(store: Store) -> Iterator[Connection]:
+    """A write transaction in which the audit chain's database constraints do not apply."""
+    if store.engine.dialect.name == "sqlite":
+        with store.engine.connect() as conn:
+            raw = conn.connection.dbapi_connection  # not yet in a transaction: pragmas apply
+            raw.execute("PRAGMA foreign_keys=OFF")
+            raw.execute("PRAGMA ignore_check_constraints=ON")
+            try:
+                with conn.begin():
+                    yield conn
+            finally:
+                raw.execute("PRAGMA ignore_check_constraints=OFF")
+                raw.execute("PRAGMA foreign_keys=ON")
+        return
+    guards = [c for c in AuditEvent.__table__.constraints if c.name in _CHAIN_GUARDS]
+    with store.engine.begin() as conn:
+        for guard in guards:
+            conn.execute(DropConstraint(guard))
+        yield conn
+        for guard in guards:
+            ddl = str(AddConstraint(guard).compile(dialect=conn.dialect))
+            conn.exec_driver_sql(ddl + " NOT VALID")
+
+
 def write_rows(store: Store, rows: Sequence[Row], *, head: tuple[int, str] | None = None) -> None:
     """Replace every event with `rows`; move the head row only when `head` is given."""
-    with store.transaction() as s:
-        s.execute(delete(AuditEvent))
-        s.flush()
-        s.add_all(
-            AuditEvent(
-                seq=r.seq,
-                occurred_at=r.occurred_at,
-                actor=r.actor,
-                action=r.action,
-                subject=r.subject,
-                payload=r.payload,
-                prev_hash=r.prev_hash,
-                hash=r.hash,
+    with insider(store) as conn:
+        conn.execute(delete(AuditEvent))
+        if rows:
+            conn.execute(
+                insert(AuditEvent),
+                [
+                    {
+                        "seq": r.seq,
+                        "occurred_at": r.occurred_at,
+                        "actor": r.actor,
+                        "action": r.action,
+                        "subject": r.subject,
+                        "payload": r.payload,
+                        "prev_hash": r.prev_hash,
+                        "prev_seq": r.seq - 1 if r.seq > 1 else None,
+                        "hash": r.hash,
+                    }
+                    for r in rows
+                ],
             )
-            for r in rows
-        )
         if head is not None:
-            s.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=head[0], hash=head[1]))
+            conn.execute(
+                update(AuditHead).where(AuditHead.id == 1).values(seq=head[0], hash=head[1])
+            )
 
 
 def rehash(rows: Sequence[Row]) -> list[Row]:

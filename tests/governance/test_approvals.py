@@ -256,6 +256,8 @@ def test_concurrent_approvals_count_exactly(tmp_path):
             ApprovalRequest(
                 version_id=v.id,
                 requested_by="ds1",
+                registered_by=v.registered_by,
+                owner=v.owner,
                 requested_at=gov.now(),
                 snapshot=snap,
                 snapshot_hash=snapshot_hash(snap),
