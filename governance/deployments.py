@@ -15,9 +15,11 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from mlgov.governance import operations
 from mlgov.governance.approvals import binding_problems
 from mlgov.governance.clock import isoformat
 from mlgov.governance.errors import NotFound, Refused
+from mlgov.governance.faults import fault_point
 from mlgov.governance.gates import Gates, MoveContext
 from mlgov.governance.lifecycle import Health, Stage
 from mlgov.governance.mirror import mirror_version
@@ -243,8 +245,60 @@ def _active(s: Session, target: str) -> Deployment:
     return d
 
 
-def rollback(gov: Governance, actor: str, target: str) -> dict[str, Any]:
-    with gov.store.transaction() as s:
+def _target_operation(
+    gov: Governance,
+    actor: str,
+    target: str,
+    *,
+    kind: str,
+    detail: dict[str, Any],
+    body: Callable[[Session, operations.OperationRun], dict[str, Any]],
+    resume: str | None,
+    recovered_by: str | None,
+) -> dict[str, Any]:
+    """Run a move of a target (status file and MLflow writes) as an operation on the version
+    the target serves now (see governance/operations.py)."""
+    with gov.store.read() as s:
+        gov.authorize(s, actor, Action.OPERATE)
+        v = s.get(ModelVersion, _active(s, target).version_id)
+        model, version = v.model.name, v.version
+    run = operations.begin(
+        gov,
+        model,
+        version,
+        kind=kind,
+        actor=actor,
+        to_stage=None,
+        detail=detail | {"target": target},
+        precheck=lambda s, v: gov.authorize(s, actor, Action.OPERATE),
+        targets=lambda s, v: [target],
+        resume=resume,
+    )
+    run.recovered_by = recovered_by
+    try:
+        with gov.store.transaction() as s:
+            result = body(s, run)
+            fault_point("before-commit")
+    except BaseException:
+        operations.settle_failure(gov, run)
+        raise
+    fault_point("after-commit")
+    return result
+
+
+def _recovered(run: operations.OperationRun) -> dict[str, Any]:
+    return {"op_id": run.id, "recovered_by": run.recovered_by} if run.resumed else {}
+
+
+def rollback(
+    gov: Governance,
+    actor: str,
+    target: str,
+    *,
+    resume: str | None = None,
+    recovered_by: str | None = None,
+) -> dict[str, Any]:
+    def body(s: Session, run: operations.OperationRun) -> dict[str, Any]:
         gov.authorize(s, actor, Action.OPERATE)
         current = _active(s, target)
         if current.previous_id is None:
@@ -279,7 +333,14 @@ def rollback(gov: Governance, actor: str, target: str) -> dict[str, Any]:
         s.add(d)
         s.flush()
         gov.touch(old_v)
-        gov.audit(
+        run.side_effects_started = True
+        registry = gov.ports.get("registry")
+        if registry is not None:
+            registry.mirror(old_v.model.name, old_v.version, tags={}, set_aliases=["champion"])
+        _status(gov, d, "serving", f"rolled back to {old_v.label} by {actor}", old_v, run.id)
+        operations.mark_written(gov, run, cur_v)
+        fault_point("after-side-effect")
+        event = gov.audit(
             s,
             actor,
             "deployment.rollback",
@@ -289,37 +350,69 @@ def rollback(gov: Governance, actor: str, target: str) -> dict[str, Any]:
                 "from_version": cur_v.version,
                 "to_version": old_v.version,
                 "deployment_id": d.id,
-            },
+            }
+            | _recovered(run),
         )
-        registry = gov.ports.get("registry")
-        if registry is not None:
-            registry.mirror(old_v.model.name, old_v.version, tags={}, set_aliases=["champion"])
-        _status(gov, d, "serving", f"rolled back to {old_v.label} by {actor}", old_v)
+        operations.complete(s, run, audit_seq=event.seq, now=gov.now())
         return deployment_view(s, d)
 
+    return _target_operation(
+        gov,
+        actor,
+        target,
+        kind="rollback",
+        detail={},
+        body=body,
+        resume=resume,
+        recovered_by=recovered_by,
+    )
 
-def undeploy(gov: Governance, actor: str, target: str, *, reason: str | None = None) -> dict:
+
+def undeploy(
+    gov: Governance,
+    actor: str,
+    target: str,
+    *,
+    reason: str | None = None,
+    resume: str | None = None,
+    recovered_by: str | None = None,
+) -> dict:
     free_text(reason, "--reason")
-    with gov.store.transaction() as s:
+
+    def body(s: Session, run: operations.OperationRun) -> dict[str, Any]:
         gov.authorize(s, actor, Action.OPERATE)
         d = _active(s, target)
         v = s.get(ModelVersion, d.version_id)
         why = (reason or "").strip() or f"undeployed by {actor}"
         _end(gov, s, d, "undeployed", actor, why)
         gov.touch(v)
-        gov.audit(
+        s.flush()
+        run.side_effects_started = True
+        if gov.ports.get("registry") is not None:
+            mirror_version(s, gov.ports["registry"], v)
+        _status(gov, d, "undeployed", why, v, run.id)
+        operations.mark_written(gov, run, v)
+        fault_point("after-side-effect")
+        event = gov.audit(
             s,
             actor,
             "deployment.undeploy",
             f"model:{v.label}",
-            {"target": target, "deployment_id": d.id, "reason": why},
+            {"target": target, "deployment_id": d.id, "reason": why} | _recovered(run),
         )
-        registry = gov.ports.get("registry")
-        s.flush()
-        if registry is not None:
-            mirror_version(s, registry, v)
-        _status(gov, d, "undeployed", why, v)
+        operations.complete(s, run, audit_seq=event.seq, now=gov.now())
         return deployment_view(s, d)
+
+    return _target_operation(
+        gov,
+        actor,
+        target,
+        kind="undeploy",
+        detail={"reason": reason},
+        body=body,
+        resume=resume,
+        recovered_by=recovered_by,
+    )
 
 
 def suspend_version(

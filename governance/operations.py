@@ -281,6 +281,21 @@ def _replay(gov: Governance, actor: str, op: Operation, model: str, version: str
             recovered_by=actor,
         )
         return
+    if op.kind in ("rollback", "undeploy"):
+        from mlgov.governance import deployments
+
+        if op.kind == "rollback":
+            deployments.rollback(gov, op.actor, detail["target"], resume=op.id, recovered_by=actor)
+        else:
+            deployments.undeploy(
+                gov,
+                op.actor,
+                detail["target"],
+                reason=detail.get("reason"),
+                resume=op.id,
+                recovered_by=actor,
+            )
+        return
     options: dict[str, Any] = {"force": bool(detail.get("force"))}
     if detail.get("prepared"):
         from mlgov.governance.ports import PreparedDeployment

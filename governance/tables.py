@@ -409,7 +409,7 @@ class Operation(Base):
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    kind: Mapped[str] = mapped_column(String(16))  # promote / deploy / retire / approve
+    kind: Mapped[str] = mapped_column(String(16))  # promote/deploy/retire/approve/rollback/undeploy
     version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"), index=True)
     subject: Mapped[str] = mapped_column(String(256))
     actor: Mapped[str] = mapped_column(String(64))

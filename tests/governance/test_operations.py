@@ -273,3 +273,42 @@ def test_only_admins_settle_operations(gov):
 
     with pytest.raises(PermissionDenied):
         operations.settle_pending(gov, "ds1")
+
+
+def test_crashed_rollback_is_completed(approved, ops, crash):
+    deployments.deploy(approved, "eng", "credit", "1", target="scoring")
+    ops.second_version()
+    deployer = approved.ports["deployer"]
+    crash("before-commit")
+    with pytest.raises(InjectedFault):
+        deployments.rollback(approved, "eng", "scoring")
+    crash.over()
+    assert deployer.statuses["scoring"]["version"] == "1"  # ahead of governance
+
+    [result] = operations.settle_pending(approved, "admin")
+
+    assert (result["kind"], result["outcome"]) == ("rollback", "completed")
+    [active] = deployments.list_deployments(approved, "aud")
+    assert active["version"] == "1"
+    [event] = approved.audit_log("aud", action="deployment.rollback")
+    assert event["payload"]["recovered_by"] == "admin"
+    assert approved.registry.aliases["credit"]["champion"] == "1"
+
+
+def test_crashed_undeploy_whose_replay_is_refused_keeps_serving(approved, crash):
+    deployments.deploy(approved, "eng", "credit", "1", target="scoring")
+    deployer = approved.ports["deployer"]
+    crash("after-side-effect")
+    with pytest.raises(InjectedFault):
+        deployments.undeploy(approved, "eng", "scoring", reason="maintenance")
+    crash.over()
+    assert deployer.statuses["scoring"]["state"] == "undeployed"
+    approved.remove_user("admin", "eng")
+
+    [result] = operations.settle_pending(approved, "admin")
+
+    assert (result["kind"], result["outcome"]) == ("undeploy", "aborted")
+    assert deployer.statuses["scoring"]["state"] == "serving"  # as governance says
+    assert [d["target"] for d in deployments.list_deployments(approved, "aud")] == ["scoring"]
+    assert approved.registry.aliases["credit"]["champion"] == "1"
+    assert approved.audit_log("aud", action="deployment.undeploy") == []
