@@ -1,5 +1,5 @@
-"""Crash drill: SIGKILL promote, approve, deploy and retire at every named crash point and at
-random moments, run `reconcile`, and check that nothing is half-applied.
+"""Crash drill: SIGKILL promote, approve, deploy, retire, rollback and undeploy at every named
+crash point and at random moments, run `reconcile`, and check that nothing is half-applied.
 
     python benchmarks/crash.py [--per-transition 200] [--seed 1] [--home DIR] [--format json]
 
@@ -16,7 +16,8 @@ model, so one reconcile at the end settles all the crashed operations at once. T
 
 - no operation is left pending, and every move is whole: the version is in the stage it came
   from with no trace of the move, or in the target stage with exactly one stage change and
-  one audit event (for approve: one decision and one event, or none);
+  one audit event (for approve: one decision and one event, or none; for rollback and
+  undeploy: the target's active deployment moved with one event, or did not move with none);
 - the audit chain verifies;
 - MLflow's tags and aliases equal governance state (reconcile finds nothing);
 - no target's status file says "serving" without an active deployment row of that version.
@@ -40,7 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-KINDS = ("promote", "approve", "deploy", "retire")
+KINDS = ("promote", "approve", "deploy", "retire", "rollback", "undeploy")
 ADMIN = "admin"
 TEAM = {"ds": "data_scientist", "ro": "risk_officer", "eng": "ml_engineer", "aud": "auditor"}
 CARD = {
@@ -56,6 +57,9 @@ FROM_TO = {
     "approve": ("train", "train"),
     "deploy": ("train", "deploy"),
     "retire": ("deploy", "retire"),
+    # Moves of a target: the stage stays; what changes is the target's active deployment.
+    "rollback": ("deploy", "deploy"),
+    "undeploy": ("deploy", "deploy"),
 }
 
 
@@ -141,9 +145,8 @@ def _setup(home: Path, kinds: tuple[str, ...], count: int) -> dict[str, Any]:
     for kind in kinds:
         for i in range(count):
             model = _model_name(kind, i)
-            gov.register(
-                "ds", model, risk_tier="low", purpose="crash drill", run_id=run.info.run_id
-            )
+            run_id = run.info.run_id
+            gov.register("ds", model, risk_tier="low", purpose="crash drill", run_id=run_id)
             cards.set_card(gov, "ds", model, "1", CARD)
             record_reference(gov, "ds", model, "1", reference)
             if kind == "promote":
@@ -156,6 +159,15 @@ def _setup(home: Path, kinds: tuple[str, ...], count: int) -> dict[str, Any]:
             if kind == "deploy":
                 continue
             deployments.deploy(gov, "eng", model, "1", target=model)
+            if kind != "rollback":
+                continue
+            gov.register("ds", model, risk_tier="low", purpose="crash drill", run_id=run_id)
+            cards.set_card(gov, "ds", model, "2", CARD)
+            record_reference(gov, "ds", model, "2", reference)
+            gov.promote("ds", model, "2", "train")
+            approvals.request_approval(gov, "ds", model, "2")
+            approvals.decide(gov, "ro", model, "2", approve=True)
+            deployments.deploy(gov, "eng", model, "2", target=model)
     return {"run_id": run.info.run_id}
 
 
@@ -170,8 +182,12 @@ def _move(home: Path, kind: str, model: str) -> dict[str, Any]:
         approvals.decide(gov, "ro", model, "1", approve=True, comment="drill")
     elif kind == "deploy":
         deployments.deploy(gov, "eng", model, "1", target=model)
-    else:
+    elif kind == "retire":
         gov.retire("ro", model, "1", reason="drill")
+    elif kind == "rollback":
+        deployments.rollback(gov, "eng", model)
+    else:
+        deployments.undeploy(gov, "eng", model, reason="drill")
     return {}
 
 
@@ -225,7 +241,7 @@ def _inspect(home: Path, kinds: tuple[str, ...], count: int) -> dict[str, Any]:
                     rows = s.scalar(
                         select(func.count())
                         .select_from(ApprovalDecision)
-                        .join(ApprovalRequest)
+                        .join(ApprovalRequest, ApprovalDecision.request_id == ApprovalRequest.id)
                         .where(
                             ApprovalRequest.version_id == v.id,
                             ApprovalDecision.approver == "ro",
@@ -234,6 +250,32 @@ def _inspect(home: Path, kinds: tuple[str, ...], count: int) -> dict[str, Any]:
                     if rows != decisions or rows not in (0, 1):
                         problems.append(f"{model}: {rows} decision row(s), {decisions} event(s)")
                     moved["applied" if rows else "not applied"] += 1
+                    continue
+                if kind in ("rollback", "undeploy"):
+                    action = f"deployment.{kind}"
+                    events_n = s.scalar(
+                        select(func.count())
+                        .select_from(AuditEvent)
+                        .where(
+                            AuditEvent.action == action, AuditEvent.subject.like(f"model:{model}/%")
+                        )
+                    )
+                    on = s.scalar(
+                        select(Deployment).where(
+                            Deployment.target == model, Deployment.state == "active"
+                        )
+                    )
+                    serving = None if on is None else s.get(ModelVersion, on.version_id).version
+                    done = "1" if kind == "rollback" else None
+                    before = "2" if kind == "rollback" else "1"
+                    whole = (serving == done and events_n == 1) or (
+                        serving == before and events_n == 0
+                    )
+                    if not whole:
+                        problems.append(
+                            f"{model}: target serves {serving}, {events_n} {action} event(s)"
+                        )
+                    moved["applied" if events_n else "not applied"] += 1
                     continue
                 changes = s.scalar(
                     select(func.count())
