@@ -500,6 +500,12 @@ class Governance:
             result, payload = self._move(
                 actor, model, version, target, reason, options, run, before_commit
             )
+        except IntegrityError as exc:  # the database's rules, should a race slip past the lock
+            operations.settle_failure(self, run)
+            raise Conflict(
+                f"{model}/{version} was changed by another move at the same time: "
+                "look at `mlgov models show` and try again if it still applies"
+            ) from exc
         except BaseException:
             operations.settle_failure(self, run)
             raise
@@ -509,27 +515,6 @@ class Governance:
         return result
 
     def _move(
-        self,
-        actor: str,
-        model: str,
-        version: str,
-        target: Stage,
-        reason: str | None,
-        options: dict[str, Any],
-        run: operations.OperationRun,
-        before_commit: Callable[[MoveContext], None] | None,
-    ) -> tuple[dict[str, Any], dict[str, Any]]:
-        try:
-            return self._move_in_transaction(
-                actor, model, version, target, reason, options, run, before_commit
-            )
-        except IntegrityError as exc:  # the database's rules, should a race slip past the lock
-            raise Conflict(
-                f"{model}/{version} was changed by another move at the same time: "
-                "look at `mlgov models show` and try again if it still applies"
-            ) from exc
-
-    def _move_in_transaction(
         self,
         actor: str,
         model: str,

@@ -312,3 +312,26 @@ def test_crashed_undeploy_whose_replay_is_refused_keeps_serving(approved, crash)
     assert [d["target"] for d in deployments.list_deployments(approved, "aud")] == ["scoring"]
     assert approved.registry.aliases["credit"]["champion"] == "1"
     assert approved.audit_log("aud", action="deployment.undeploy") == []
+
+
+def test_a_move_the_database_refuses_is_a_clean_conflict_and_undone(mirrored):
+    from mlgov.governance.tables import StageChange
+
+    mirrored.register("ds1", "m", risk_tier="low", purpose="p", run_id="r")
+    with mirrored.store.transaction() as s:  # a row a racing writer would have added
+        first = s.scalar(select(StageChange))
+        s.add(
+            StageChange(
+                version_id=first.version_id,
+                from_stage="develop",
+                to_stage="train",
+                actor="ds1",
+                at=first.at,
+                audit_seq=first.audit_seq,
+            )
+        )
+    before = _snapshot(mirrored)
+    with pytest.raises(Conflict, match="changed by another move at the same time"):
+        mirrored.promote("ds1", "m", "1", "train")
+    assert _snapshot(mirrored) == before
+    assert mirrored.registry.tags[("m", "1")]["mlgov.stage"] == "develop"
