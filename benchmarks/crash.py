@@ -51,6 +51,20 @@ CARD = {
     "evaluation_data": "iris",
     "owner_contact": "ds@bank.example",
 }
+# Settings that would point a child away from the drill's home (a test run may have set them).
+FOREIGN_ENV = (
+    "MLGOV_DB_URL",
+    "MLGOV_USER",
+    "MLGOV_POLICY",
+    "MLGOV_SIGNING_KEY",
+    "MLGOV_CHECKPOINT_SINKS",
+    "MLGOV_VERIFY_KEY",
+    "MLGOV_FAULT",
+    "MLGOV_FAULT_MODE",
+    "MLFLOW_TRACKING_URI",
+    "MLFLOW_REGISTRY_URI",
+    "BENTOML_HOME",
+)
 # Where each transition starts and where it goes.
 FROM_TO = {
     "promote": ("develop", "train"),
@@ -372,6 +386,8 @@ def _in_child(
         _READY_FD = ready_w
         code = 0
         try:
+            for name in FOREIGN_ENV:  # the drill's home only, whatever the caller pointed at
+                os.environ.pop(name, None)
             os.environ.update(env or {})
             payload = {"result": fn(*args)}
         except BaseException as exc:  # noqa: BLE001 - reported to the parent

@@ -402,7 +402,8 @@ def test_tags_and_aliases_mirror_each_move(store, mlgov, model_name, data):
         {v1: deploy | approved, v2: train}, {"champion": v1, "challenger": v2},
     )  # fmt: skip
     assert after_retire_v2 == ({v1: deploy | approved, v2: retire}, {"champion": v1})
-    assert after_retire_v1 == ({v1: retire | approved, v2: retire}, {})
+    # Retiring voids the approval: its tag goes (the decisions stay in governance and audit).
+    assert after_retire_v1 == ({v1: retire, v2: retire}, {})
     client = store.client()
     assert client.get_model_version(model_name, v1).aliases == []
     history = [(h["from"], h["to"]) for h in mlgov.show(model_name, v1)["history"]]
