@@ -151,6 +151,9 @@ def _setup(home: Path, kinds: tuple[str, ...], count: int) -> dict[str, Any]:
     x.columns = [c.replace(" (cm)", "").replace(" ", "_") for c in x.columns]
     reference = home / "reference.csv"
     x.to_csv(reference, index=False)
+    # A test run may have pointed MLflow's fluent API elsewhere before this child forked.
+    mlflow.set_tracking_uri(settings.tracking_uri)
+    mlflow.set_registry_uri(settings.tracking_uri)
     mlflow.set_experiment("crash-drill")
     with mlflow.start_run() as run:
         fitted = LogisticRegression(max_iter=300).fit(x, y)
