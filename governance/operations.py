@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session
 from mlgov.governance.clock import isoformat
 from mlgov.governance.errors import Conflict, MlgovError, NotFound
 from mlgov.governance.mirror import mirror_version
+from mlgov.governance.ports import PreparedDeployment
 from mlgov.governance.roles import Action
 from mlgov.governance.tables import Deployment, ModelVersion, Operation
 
@@ -265,6 +266,16 @@ def observe(gov: Governance, op: Operation, v: ModelVersion) -> list[str]:
     return seen
 
 
+def _prepared(recorded: dict[str, Any]) -> PreparedDeployment:
+    """The PreparedDeployment a deploy operation recorded in its detail."""
+    return PreparedDeployment(
+        target=recorded["target"],
+        bento_model_tag=recorded["bento_model_tag"],
+        bento_tag=recorded["bento_tag"],
+        manifest_path=Path(recorded["manifest_path"]),
+    )
+
+
 def _replay(gov: Governance, actor: str, op: Operation, model: str, version: str) -> None:
     detail = op.detail
     if op.kind == "approve":
@@ -298,15 +309,7 @@ def _replay(gov: Governance, actor: str, op: Operation, model: str, version: str
         return
     options: dict[str, Any] = {"force": bool(detail.get("force"))}
     if detail.get("prepared"):
-        from mlgov.governance.ports import PreparedDeployment
-
-        p = detail["prepared"]
-        options["prepared"] = PreparedDeployment(
-            target=p["target"],
-            bento_model_tag=p["bento_model_tag"],
-            bento_tag=p["bento_tag"],
-            manifest_path=Path(p["manifest_path"]),
-        )
+        options["prepared"] = _prepared(detail["prepared"])
     gov.promote(
         op.actor,
         model,
@@ -349,16 +352,7 @@ def _abort(gov: Governance, actor: str, op_id: str, why: str, seen: list[str]) -
     if prepared and deployer is not None:
         # What the deploy built is garbage now; nothing can serve it (no deployment row).
         try:
-            from mlgov.governance.ports import PreparedDeployment
-
-            deployer.discard(
-                PreparedDeployment(
-                    target=prepared["target"],
-                    bento_model_tag=prepared["bento_model_tag"],
-                    bento_tag=prepared["bento_tag"],
-                    manifest_path=Path(prepared["manifest_path"]),
-                )
-            )
+            deployer.discard(_prepared(prepared))
         except Exception:  # noqa: BLE001, S110 - leftover build files harm nothing
             pass
     return {"id": op_id, "outcome": ABORTED, "reason": why}
