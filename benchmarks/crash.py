@@ -408,11 +408,12 @@ def _in_child(
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+    # Read before waiting: a result bigger than the pipe's buffer would block the child.
+    with os.fdopen(result_r) as inp:
+        raw = inp.read()
     _, status = os.waitpid(pid, 0)
     seconds = time.monotonic() - start
     os.close(ready_r)
-    with os.fdopen(result_r) as inp:
-        raw = inp.read()
     killed = os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL
     data = json.loads(raw) if raw and not killed else {}
     return Outcome(killed, not killed and "error" not in data, seconds, data.get("result"),
