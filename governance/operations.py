@@ -358,7 +358,9 @@ def _abort(gov: Governance, actor: str, op_id: str, why: str, seen: list[str]) -
     return {"id": op_id, "outcome": ABORTED, "reason": why}
 
 
-def settle_pending(gov: Governance, actor: str) -> list[dict[str, Any]]:
+def settle_pending(
+    gov: Governance, actor: str, *, progress: Callable[[str], None] | None = None
+) -> list[dict[str, Any]]:
     """Finish or undo every pending operation whose process is gone; each outcome audited."""
     with gov.store.read() as s:
         gov.authorize(s, actor, Action.RECONCILE)
@@ -368,8 +370,10 @@ def settle_pending(gov: Governance, actor: str) -> list[dict[str, Any]]:
             )
         )
     results: list[dict[str, Any]] = []
-    for op in pending:
+    for n, op in enumerate(pending, 1):
         base = {"id": op.id, "kind": op.kind, "subject": op.subject, "by": op.actor}
+        if progress is not None:
+            progress(f"settling operation {n}/{len(pending)}: {op.kind} of {op.subject}")
         if _process_alive(op.detail):
             results.append(base | {"outcome": "running", "reason": "its process still runs"})
             continue

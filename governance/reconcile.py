@@ -10,6 +10,7 @@ registration fingerprint. Every finding and every fix is an audit event.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -180,7 +181,12 @@ def _fix(gov: Governance, registry: Any, finding: Finding) -> None:
 
 
 def reconcile(
-    gov: Governance, actor: str, *, fix: bool = False, check_artifacts: bool = True
+    gov: Governance,
+    actor: str,
+    *,
+    fix: bool = False,
+    check_artifacts: bool = True,
+    progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     registry = gov.ports.get("registry")
     if registry is None:
@@ -188,7 +194,7 @@ def reconcile(
     with gov.store.read() as s:
         gov.authorize(s, actor, Action.RECONCILE)
     # Operations a crash left pending first: settling them is what makes MLflow comparable.
-    settled = operations.settle_pending(gov, actor)
+    settled = operations.settle_pending(gov, actor, progress=progress)
     if any(o["outcome"] != "running" for o in settled):
         checkpoints.checkpoint_after_commit(gov)
     findings = _findings(gov, registry, check_artifacts=check_artifacts)

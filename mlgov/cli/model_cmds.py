@@ -260,7 +260,13 @@ def reconcile(fix, skip_artifacts, fmt) -> None:
     """
     from mlgov.governance.reconcile import reconcile as run
 
-    result = run(gov(), actor(), fix=fix, check_artifacts=not skip_artifacts)
+    result = run(
+        gov(),
+        actor(),
+        fix=fix,
+        check_artifacts=not skip_artifacts,
+        progress=lambda msg: click.echo(msg, err=True),
+    )
     if fmt == "json":
         emit_object(result, fmt)
     else:
