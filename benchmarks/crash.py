@@ -377,8 +377,10 @@ def _in_child(
     *args: Any,
     env: dict[str, str] | None = None,
     kill_after: float | None = None,
+    wait_ready: bool = False,
 ) -> Outcome:
-    """Run fn(*args) in a forked child; kill it `kill_after` seconds after it is ready."""
+    """Run fn(*args) in a forked child; with `wait_ready`, time it (and kill it `kill_after`
+    seconds) from the moment it says it is ready."""
     global _READY_FD
     result_r, result_w = os.pipe()
     ready_r, ready_w = os.pipe()
@@ -400,7 +402,8 @@ def _in_child(
         os._exit(code)
     os.close(result_w)
     os.close(ready_w)
-    os.read(ready_r, 1)  # empty when the child ends before it gets ready
+    if wait_ready:
+        os.read(ready_r, 1)  # empty when the child ends before it gets ready
     start = time.monotonic()
     if kill_after is not None:
         time.sleep(kill_after)
@@ -497,7 +500,7 @@ def run_drill(
     progress(f"setup: {len(kinds)} x {per_transition + 1} versions in {took:.0f} s")
     named = [p for p in POINTS for _ in range(2)][:per_transition]
     for kind in kinds:
-        timed = _in_child(_move, home, kind, _model_name(kind, 0))
+        timed = _in_child(_move, home, kind, _model_name(kind, 0), wait_ready=True)
         if not timed.ok:
             report.failures.append(f"{kind}: the untimed move failed: {timed.error}")
             continue
@@ -507,11 +510,16 @@ def run_drill(
             if i <= len(named):
                 point = named[i - 1]
                 env = {"MLGOV_FAULT": point, "MLGOV_FAULT_MODE": "kill"}
-                outcome = _in_child(_move, home, kind, model, env=env)
+                outcome = _in_child(_move, home, kind, model, env=env, wait_ready=True)
                 label = point
             else:
                 outcome = _in_child(
-                    _move, home, kind, model, kill_after=rng.uniform(0, duration * 1.2)
+                    _move,
+                    home,
+                    kind,
+                    model,
+                    kill_after=rng.uniform(0, duration * 1.2),
+                    wait_ready=True,
                 )
                 label = "random"
             if outcome.killed:
