@@ -37,7 +37,7 @@ from mlgov.deploy.status import (
     read_status_document,
     write_status,
 )
-from mlgov.governance.errors import NotFound
+from mlgov.governance.errors import BadInput, NotFound
 
 
 @dataclass(frozen=True)
@@ -143,8 +143,10 @@ def activate(
     """Make a prepared version the target's current one (deploy or rollback) and mark it
     serving. A server still running another version answers 503 "restart needed"."""
     paths = target_paths(serving_root, target)
-    manifest = _point_at(paths, version)
-    return write_status(
+    manifest = read_manifest(paths.version_manifest(version))  # NotFound: never prepared
+    # The status first: it names the operation, so a crash before the pointer moves is
+    # still undone by restore_status (a server meanwhile answers 503 "restart needed").
+    status = write_status(
         paths.status,
         ServingState.SERVING,
         reason=f"version {version} activated",
@@ -153,6 +155,8 @@ def activate(
         stage=stage,
         op_id=op_id,
     )
+    _point_at(paths, version)
+    return status
 
 
 def _point_at(paths: TargetPaths, version: str) -> ServingManifest:
@@ -191,6 +195,13 @@ def set_state(
     )
 
 
+def _pointed_version(paths: TargetPaths) -> str | None:
+    try:
+        return read_manifest(paths.manifest).version
+    except (NotFound, BadInput):
+        return None
+
+
 def status_operation(serving_root: str | os.PathLike[str], target: str) -> str | None:
     doc = read_status_document(target_paths(serving_root, target).status)
     return None if doc is None else doc.get("op_id")
@@ -215,7 +226,7 @@ def restore_status(serving_root: str | os.PathLike[str], target: str, op_id: str
         )
         return True
     version = previous.get("version")
-    if version and version != doc.get("version") and paths.version_manifest(version).exists():
+    if version and version != _pointed_version(paths) and paths.version_manifest(version).exists():
         _point_at(paths, version)
     write_status(
         paths.status,

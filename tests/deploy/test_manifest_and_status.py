@@ -192,3 +192,48 @@ def test_watcher_caches_and_sees_changes_and_fails_closed(tmp_path):
     path.write_text("{torn")
     time.sleep(0.25)
     assert watcher.current() is None
+
+
+def _target_serving_3(tmp_path):
+    from mlgov.deploy.deployer import activate, target_paths
+
+    root = tmp_path / "serving"
+    paths = target_paths(root, "credit-scoring")
+    for version in ("3", "4"):
+        write_manifest(
+            paths.version_manifest(version),
+            manifest(tmp_path, version=version, status_file=str(paths.status)),
+        )
+    activate(root, "credit-scoring", "3")
+    return root, paths
+
+
+@pytest.mark.parametrize("stopped_after", ["status written", "pointer moved"])
+def test_an_operations_activation_is_undone_wherever_it_stopped(tmp_path, stopped_after):
+    from mlgov.deploy.deployer import activate, restore_status, status_operation
+
+    root, paths = _target_serving_3(tmp_path)
+    if stopped_after == "status written":  # killed between activate's two steps
+        write_status(paths.status, "serving", version="4", op_id="op1")
+    else:
+        activate(root, "credit-scoring", "4", op_id="op1")
+    assert status_operation(root, "credit-scoring") == "op1"
+
+    assert restore_status(root, "credit-scoring", "op2") is False  # not its write
+    assert restore_status(root, "credit-scoring", "op1") is True
+
+    status = read_status(paths.status)
+    assert (status.state, status.version, status.op_id) == (ServingState.SERVING, "3", None)
+    assert read_manifest(paths.manifest).version == "3"
+    assert restore_status(root, "credit-scoring", "op1") is False  # nothing left to undo
+
+
+def test_an_undone_first_deployment_leaves_the_target_undeployed(tmp_path):
+    from mlgov.deploy.deployer import activate, restore_status, target_paths
+
+    root = tmp_path / "serving"
+    paths = target_paths(root, "fresh")
+    write_manifest(paths.version_manifest("1"), manifest(tmp_path, target="fresh", version="1"))
+    activate(root, "fresh", "1", op_id="op1")
+    assert restore_status(root, "fresh", "op1") is True
+    assert read_status(paths.status).state is ServingState.UNDEPLOYED
