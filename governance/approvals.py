@@ -270,7 +270,7 @@ def decide(
         may_decide = gov.policy.for_tier(v.risk_tier).approver_role in user.role_names
     if may_decide:
         sweep(gov, actor, model, version)  # records expiry/voiding before deciding
-    run = operations.begin(
+    with operations.running(
         gov,
         model,
         version,
@@ -280,13 +280,9 @@ def decide(
         detail={"approve": approve, "comment": comment},
         precheck=lambda s, v: gov.user(s, actor),
         resume=resume,
-    )
-    run.recovered_by = recovered_by
-    try:
+        recovered_by=recovered_by,
+    ) as run:
         view, decision = _decide(gov, actor, model, version, approve, comment, run)
-    except BaseException:
-        operations.settle_failure(gov, run)
-        raise
     fault_point("after-commit")
     gov.notify(
         "approval.decided",
@@ -370,9 +366,7 @@ def _decide(
                 "approvals_count": count,
                 "state": request.state,
             }
-            if run.resumed:
-                payload |= {"op_id": run.id, "recovered_by": run.recovered_by}
-            event = gov.audit(s, actor, "approval.decide", _subject(v), payload)
+            event = gov.audit(s, actor, "approval.decide", _subject(v), payload | run.audit_fields)
             operations.complete(s, run, audit_seq=event.seq, now=gov.now())
             s.flush()
             fault_point("before-commit")

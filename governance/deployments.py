@@ -262,7 +262,7 @@ def _target_operation(
         gov.authorize(s, actor, Action.OPERATE)
         v = s.get(ModelVersion, _active(s, target).version_id)
         model, version = v.model.name, v.version
-    run = operations.begin(
+    with operations.running(
         gov,
         model,
         version,
@@ -273,21 +273,13 @@ def _target_operation(
         precheck=lambda s, v: gov.authorize(s, actor, Action.OPERATE),
         targets=lambda s, v: [target],
         resume=resume,
-    )
-    run.recovered_by = recovered_by
-    try:
+        recovered_by=recovered_by,
+    ) as run:
         with gov.store.transaction() as s:
             result = body(s, run)
             fault_point("before-commit")
-    except BaseException:
-        operations.settle_failure(gov, run)
-        raise
     fault_point("after-commit")
     return result
-
-
-def _recovered(run: operations.OperationRun) -> dict[str, Any]:
-    return {"op_id": run.id, "recovered_by": run.recovered_by} if run.resumed else {}
 
 
 def rollback(
@@ -351,7 +343,7 @@ def rollback(
                 "to_version": old_v.version,
                 "deployment_id": d.id,
             }
-            | _recovered(run),
+            | run.audit_fields,
         )
         operations.complete(s, run, audit_seq=event.seq, now=gov.now())
         return deployment_view(s, d)
@@ -398,7 +390,7 @@ def undeploy(
             actor,
             "deployment.undeploy",
             f"model:{v.label}",
-            {"target": target, "deployment_id": d.id, "reason": why} | _recovered(run),
+            {"target": target, "deployment_id": d.id, "reason": why} | run.audit_fields,
         )
         operations.complete(s, run, audit_seq=event.seq, now=gov.now())
         return deployment_view(s, d)

@@ -25,9 +25,10 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, select
@@ -39,7 +40,7 @@ from mlgov.governance.errors import Conflict, MlgovError, NotFound
 from mlgov.governance.mirror import mirror_version
 from mlgov.governance.ports import PreparedDeployment
 from mlgov.governance.roles import Action
-from mlgov.governance.tables import Deployment, ModelVersion, Operation
+from mlgov.governance.tables import ModelVersion, Operation
 
 if TYPE_CHECKING:
     from mlgov.governance.service import Governance
@@ -59,6 +60,11 @@ class OperationRun:
     resumed: bool = False  # reconcile is replaying it
     side_effects_started: bool = False
     recovered_by: str | None = None
+
+    @property
+    def audit_fields(self) -> dict[str, Any]:
+        """What the completing audit event adds when reconcile replayed the move."""
+        return {"op_id": self.id, "recovered_by": self.recovered_by} if self.resumed else {}
 
 
 def _process_alive(detail: dict[str, Any]) -> bool | None:
@@ -97,6 +103,7 @@ def begin(
     precheck: Callable[[Session, ModelVersion], None],
     targets: Callable[[Session, ModelVersion], Iterable[str]] = lambda s, v: (),
     resume: str | None = None,
+    recovered_by: str | None = None,
 ) -> OperationRun:
     """Commit the intent row (or adopt pending `resume`), after `precheck` passes.
 
@@ -123,7 +130,7 @@ def begin(
                 if resume is not None:
                     if busy is None or busy.id != resume:
                         raise Conflict(f"operation {resume} is no longer pending on {v.label}")
-                    return OperationRun(busy.id, resumed=True)
+                    return OperationRun(busy.id, resumed=True, recovered_by=recovered_by)
                 if busy is None:
                     op = Operation(
                         id=uuid.uuid4().hex,
@@ -157,6 +164,18 @@ def begin(
         time.sleep(0.05)
 
 
+@contextmanager
+def running(gov: Governance, model: str, version: str, **intent: Any) -> Iterator[OperationRun]:
+    """`begin` (same arguments), then the move in the block; if it fails, its outside
+    writes are undone and the intent forgotten (settle_failure)."""
+    run = begin(gov, model, version, **intent)
+    try:
+        yield run
+    except BaseException:
+        settle_failure(gov, run)
+        raise
+
+
 def _other_live_operation(gov: Governance, model: str, version: str) -> bool:
     with gov.store.read() as s:
         op = s.scalar(
@@ -175,7 +194,7 @@ def _ours(op: Operation) -> bool:
     return op.detail.get("host") == _HOST and op.detail.get("pid") == os.getpid()
 
 
-def complete(s: Session, run: OperationRun, *, audit_seq: int, now: Any) -> None:
+def complete(s: Session, run: OperationRun, *, audit_seq: int, now: datetime) -> None:
     """In the move's transaction: the operation is done with its stage change and event."""
     op = s.get(Operation, run.id)
     op.state, op.ended_at, op.audit_seq = COMPLETED, now, audit_seq
@@ -192,16 +211,6 @@ def mark_written(gov: Governance, run: OperationRun, v: ModelVersion) -> None:
         registry.mirror(v.model.name, v.version, tags={OP_TAG: run.id})
     except NotFound:  # a version deleted in MLflow (only retire tolerates it)
         pass
-
-
-def serving_targets(s: Session, v: ModelVersion) -> list[str]:
-    return list(
-        s.scalars(
-            select(Deployment.target).where(
-                Deployment.version_id == v.id, Deployment.state == "active"
-            )
-        )
-    )
 
 
 # --- undoing and settling ----------------------------------------------------------------
@@ -266,16 +275,6 @@ def observe(gov: Governance, op: Operation, v: ModelVersion) -> list[str]:
     return seen
 
 
-def _prepared(recorded: dict[str, Any]) -> PreparedDeployment:
-    """The PreparedDeployment a deploy operation recorded in its detail."""
-    return PreparedDeployment(
-        target=recorded["target"],
-        bento_model_tag=recorded["bento_model_tag"],
-        bento_tag=recorded["bento_tag"],
-        manifest_path=Path(recorded["manifest_path"]),
-    )
-
-
 def _replay(gov: Governance, actor: str, op: Operation, model: str, version: str) -> None:
     detail = op.detail
     if op.kind == "approve":
@@ -309,7 +308,7 @@ def _replay(gov: Governance, actor: str, op: Operation, model: str, version: str
         return
     options: dict[str, Any] = {"force": bool(detail.get("force"))}
     if detail.get("prepared"):
-        options["prepared"] = _prepared(detail["prepared"])
+        options["prepared"] = PreparedDeployment.from_record(detail["prepared"])
     gov.promote(
         op.actor,
         model,
@@ -352,7 +351,7 @@ def _abort(gov: Governance, actor: str, op_id: str, why: str, seen: list[str]) -
     if prepared and deployer is not None:
         # What the deploy built is garbage now; nothing can serve it (no deployment row).
         try:
-            deployer.discard(_prepared(prepared))
+            deployer.discard(PreparedDeployment.from_record(prepared))
         except Exception:  # noqa: BLE001, S110 - leftover build files harm nothing
             pass
     return {"id": op_id, "outcome": ABORTED, "reason": why}
@@ -392,22 +391,3 @@ def settle_pending(
             continue
         results.append(base | {"outcome": COMPLETED, "seen": seen})
     return results
-
-
-def pending_operations(gov: Governance, actor: str) -> list[dict[str, Any]]:
-    with gov.store.read() as s:
-        gov.authorize(s, actor, Action.READ)
-        return [
-            {
-                "id": op.id,
-                "kind": op.kind,
-                "subject": op.subject,
-                "by": op.actor,
-                "from": op.from_stage,
-                "to": op.to_stage,
-                "started_at": isoformat(op.started_at),
-            }
-            for op in s.scalars(
-                select(Operation).where(Operation.state == PENDING).order_by(Operation.started_at)
-            )
-        ]

@@ -149,6 +149,24 @@ class PreparedDeployment:
     bento_tag: str | None
     manifest_path: Path
 
+    def to_record(self) -> dict[str, str | None]:
+        """As JSON, for a deploy operation's intent row (reconcile rebuilds it from there)."""
+        return {
+            "target": self.target,
+            "bento_model_tag": self.bento_model_tag,
+            "bento_tag": self.bento_tag,
+            "manifest_path": str(self.manifest_path),
+        }
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> PreparedDeployment:
+        return cls(
+            target=record["target"],
+            bento_model_tag=record["bento_model_tag"],
+            bento_tag=record["bento_tag"],
+            manifest_path=Path(record["manifest_path"]),
+        )
+
 
 class Deployer(Protocol):
     def prepare(

@@ -466,13 +466,15 @@ class Governance:
             self._authorize_move(s, actor, v, target)
             check_move(Stage(v.stage), target)
 
+        prepared = options.get("prepared")
+
         def targets(s: Session, v: ModelVersion) -> list[str]:
-            found = operations.serving_targets(s, v)
-            prepared = options.get("prepared")
+            from mlgov.governance.deployments import active_for_version
+
+            found = [d.target for d in active_for_version(s, v)]
             return found + ([prepared.target] if prepared is not None else [])
 
-        prepared = options.get("prepared")
-        run = operations.begin(
+        with operations.running(
             self,
             model,
             version,
@@ -482,33 +484,22 @@ class Governance:
             detail={
                 "reason": reason,
                 "force": bool(options.get("force")),
-                "prepared": None
-                if prepared is None
-                else {
-                    "target": prepared.target,
-                    "bento_model_tag": prepared.bento_model_tag,
-                    "bento_tag": prepared.bento_tag,
-                    "manifest_path": str(prepared.manifest_path),
-                },
+                "prepared": None if prepared is None else prepared.to_record(),
             },
             precheck=precheck,
             targets=targets,
             resume=resume,
-        )
-        run.recovered_by = recovered_by
-        try:
-            result, payload = self._move(
-                actor, model, version, target, reason, options, run, before_commit
-            )
-        except IntegrityError as exc:  # the database's rules, should a race slip past the lock
-            operations.settle_failure(self, run)
-            raise Conflict(
-                f"{model}/{version} was changed by another move at the same time: "
-                "look at `mlgov models show` and try again if it still applies"
-            ) from exc
-        except BaseException:
-            operations.settle_failure(self, run)
-            raise
+            recovered_by=recovered_by,
+        ) as run:
+            try:
+                result, payload = self._move(
+                    actor, model, version, target, reason, options, run, before_commit
+                )
+            except IntegrityError as exc:  # the database's rules, should a race slip past
+                raise Conflict(
+                    f"{model}/{version} was changed by another move at the same time: "
+                    "look at `mlgov models show` and try again if it still applies"
+                ) from exc
         fault_point("after-commit")
         checkpoints.checkpoint_after_commit(self)
         self.notify("stage.change", {"model": model, "version": str(version), **payload})
@@ -558,8 +549,7 @@ class Governance:
             fault_point("after-side-effect")
             payload = {"from": current.value, "to": target.value, "reason": ctx.reason}
             payload.update(ctx.audit_payload)
-            if run.resumed:
-                payload |= {"op_id": run.id, "recovered_by": run.recovered_by}
+            payload.update(run.audit_fields)
             event = self.audit(
                 s, actor, "stage.change", version_subject(model, v.version), payload, at=ctx.now
             )

@@ -131,7 +131,7 @@ def test_a_pending_operation_of_a_dead_process_refuses_other_moves_until_reconci
     with pytest.raises(Conflict, match="still pending on m/1.*mlgov reconcile"):
         mirrored.promote("ds1", "m", "1", "train")
     assert _snapshot(mirrored) == before
-    assert operations.pending_operations(mirrored, "aud")[0]["kind"] == "promote"
+    assert _ops(mirrored) == [("promote", "pending", "train")]
     operations.settle_pending(mirrored, "admin")
     assert mirrored.show("aud", "m", "1")["stage"] == "train"
 
