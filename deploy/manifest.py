@@ -17,10 +17,8 @@ from typing import Any
 
 from mlgov.deploy.atomic import atomic_write_text
 from mlgov.governance.errors import BadInput, NotFound
-from mlgov.governance.validate import NAME
+from mlgov.governance.validate import is_name
 
-# The name rule is the core's (mlgov.governance.validate); the message here never echoes it.
-NAME_PATTERN = NAME
 # BentoML tags: name:version, both lower-case-ish; versions are BentoML's own random ids.
 BENTO_TAG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}:[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 FEATURE_TYPES = ("double", "float", "long", "integer", "boolean", "string")
@@ -32,7 +30,8 @@ RESERVED_COLUMN_PREFIX = "_"
 
 def validate_name(value: object, what: str) -> str:
     """Return value when it is a safe target/model name, else raise BadInput naming `what`."""
-    if not isinstance(value, str) or not NAME_PATTERN.fullmatch(value) or ".." in value:
+    # The core's name rule (mlgov.governance.validate); this message never echoes the value.
+    if not is_name(value):
         raise BadInput(
             f"invalid {what} name: use 1-128 characters from A-Z a-z 0-9 _ . - "
             "starting with a letter or digit (no '..', '/', spaces or control characters)"

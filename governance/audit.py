@@ -142,20 +142,35 @@ class ChainReport:
         }
 
 
-def iter_events(session: Session) -> Iterator[AuditEvent]:
-    stmt = select(AuditEvent).order_by(AuditEvent.seq).execution_options(yield_per=1000)
+def iter_events(session: Session, *, after_seq: int = 0) -> Iterator[AuditEvent]:
+    stmt = (
+        select(AuditEvent)
+        .where(AuditEvent.seq > after_seq)
+        .order_by(AuditEvent.seq)
+        .execution_options(yield_per=1000)
+    )
     yield from session.scalars(stmt)
 
 
-def verify_chain(session: Session, *, expected_head: str | None = None) -> ChainReport:
-    """Recompute the chain; report the first broken link by sequence number."""
-    prev, expected_seq, count = GENESIS, 1, 0
-    seen_expected = expected_head is None or expected_head == GENESIS
+def verify_chain(
+    session: Session,
+    *,
+    expected_head: str | None = None,
+    after: tuple[int, str] = (0, GENESIS),
+) -> ChainReport:
+    """Recompute the chain; report the first broken link by sequence number.
+
+    `after` (seq, hash) starts from an event already trusted (a signed checkpoint's), so
+    only the events after it are rehashed; `events` then counts those.
+    """
+    start, prev = after
+    expected_seq, count = start + 1, 0
+    seen_expected = expected_head is None or expected_head == prev
 
     def broken(seq: int, problem: str) -> ChainReport:
         return ChainReport(False, count, expected_seq - 1, prev, seq, problem)
 
-    for event in iter_events(session):
+    for event in iter_events(session, after_seq=start):
         if event.seq != expected_seq:
             return broken(
                 expected_seq, f"event seq {expected_seq} is missing (next is {event.seq})"
@@ -166,25 +181,26 @@ def verify_chain(session: Session, *, expected_head: str | None = None) -> Chain
             return broken(event.seq, "its content does not match its hash (modified)")
         prev, expected_seq, count = event.hash, expected_seq + 1, count + 1
         seen_expected = seen_expected or event.hash == expected_head
+    end = expected_seq - 1
     head = session.get(AuditHead, 1)
-    if head is not None and (head.seq, head.hash) != (count, prev):
+    if head is not None and (head.seq, head.hash) != (end, prev):
         return ChainReport(
             False,
             count,
-            count,
+            end,
             prev,
-            count + 1,
-            f"the head record says seq {head.seq} but the chain ends at seq {count}: "
+            end + 1,
+            f"the head record says seq {head.seq} but the chain ends at seq {end}: "
             "events after it were deleted, or the head record was altered",
         )
     if not seen_expected:
         return ChainReport(
             False,
             count,
-            count,
+            end,
             prev,
-            count + 1,
+            end + 1,
             f"the expected head {expected_head} is not on the chain: "
             "the chain was truncated or rewritten",
         )
-    return ChainReport(True, count, count, prev)
+    return ChainReport(True, count, end, prev)

@@ -354,33 +354,19 @@ def _verify_since(session: Session, since: Checkpoint | None) -> str | None:
     Only the events after the last checkpoint are rehashed, so a checkpoint per stage change
     stays cheap on a long chain; the link to the earlier chain is the checkpoint's hash.
     """
-    if since is None or since.seq == 0:
-        report = audit.verify_chain(session)
-        if since is not None and since.head_hash != audit.GENESIS:
-            return f"checkpoint at seq 0 names head {since.head_hash}, not the genesis hash"
-        return None if report.ok else f"seq {report.first_bad_seq}: {report.problem}"
-    anchor = session.get(AuditEvent, since.seq)
-    if anchor is None or anchor.hash != since.head_hash:
-        return (
-            f"the event at seq {since.seq} no longer has the hash the last checkpoint signed: "
-            "the chain was rewritten or cut"
-        )
-    prev, expected = anchor.hash, since.seq + 1
-    stmt = (
-        select(AuditEvent)
-        .where(AuditEvent.seq > since.seq)
-        .order_by(AuditEvent.seq)
-        .execution_options(yield_per=1000)
-    )
-    for event in session.scalars(stmt):
-        linked = event.seq == expected and event.prev_hash == prev
-        if not linked or audit.event_hash(event) != event.hash:
-            return f"seq {expected}: the chain after the last checkpoint is broken"
-        prev, expected = event.hash, expected + 1
-    head = session.get(AuditHead, 1)
-    if head is None or (head.seq, head.hash) != (expected - 1, prev):
-        return "the head record does not match the end of the chain"
-    return None
+    after = (0, audit.GENESIS)
+    if since is not None and since.seq == 0 and since.head_hash != audit.GENESIS:
+        return f"checkpoint at seq 0 names head {since.head_hash}, not the genesis hash"
+    if since is not None and since.seq > 0:
+        anchor = session.get(AuditEvent, since.seq)
+        if anchor is None or anchor.hash != since.head_hash:
+            return (
+                f"the event at seq {since.seq} no longer has the hash the last checkpoint "
+                "signed: the chain was rewritten or cut"
+            )
+        after = (since.seq, since.head_hash)
+    report = audit.verify_chain(session, after=after)
+    return None if report.ok else f"seq {report.first_bad_seq}: {report.problem}"
 
 
 @dataclass

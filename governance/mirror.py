@@ -18,6 +18,8 @@ CHAMPION = "champion"
 CHALLENGER = "challenger"
 ALIASES = (CHAMPION, CHALLENGER)
 TAG_PREFIX = "mlgov."
+# The version tags expected_tags writes (reconcile --fix may set or delete these).
+MIRRORED_TAGS = frozenset({"mlgov.stage", "mlgov.health", "mlgov.risk_tier", "mlgov.approved_by"})
 
 
 def _version_key(v: ModelVersion) -> tuple[int, str]:
@@ -74,18 +76,22 @@ def expected_tags(session: Session, version: ModelVersion) -> dict[str, str]:
     return tags
 
 
+def tags_to_write(session: Session, version: ModelVersion) -> dict[str, str | None]:
+    """The mirrored tags as MLflow should hold them: None deletes one governance does not set
+    (a voided approval's `mlgov.approved_by`, or one made by hand)."""
+    tags: dict[str, str | None] = dict(expected_tags(session, version))
+    return {key: None for key in MIRRORED_TAGS} | tags
+
+
 def mirror_version(session: Session, registry: object, version: ModelVersion) -> None:
     """Write this version's tags and aliases, and re-point aliases other versions now hold."""
     model = version.model.name
     expected = expected_aliases(session, version.model_id)
     mine = [a for a, ver in expected.items() if ver == version.version]
-    tags: dict[str, str | None] = dict(expected_tags(session, version))
-    # An approval voided (retire, a changed artifact) takes its tag away with it.
-    tags.setdefault("mlgov.approved_by", None)
     registry.mirror(  # type: ignore[attr-defined]
         model,
         version.version,
-        tags=tags,
+        tags=tags_to_write(session, version),
         set_aliases=mine,
         remove_aliases=[a for a in ALIASES if a not in mine],
     )

@@ -19,12 +19,17 @@ from sqlalchemy import select
 from mlgov.governance import checkpoints, operations
 from mlgov.governance.errors import BadInput, NotFound
 from mlgov.governance.fingerprints import compare_fingerprints
-from mlgov.governance.mirror import ALIASES, TAG_PREFIX, expected_aliases, expected_tags
+from mlgov.governance.mirror import (
+    ALIASES,
+    MIRRORED_TAGS,
+    TAG_PREFIX,
+    expected_aliases,
+    expected_tags,
+    tags_to_write,
+)
 from mlgov.governance.roles import Action
 from mlgov.governance.tables import Model, ModelVersion
 
-# The version tags mirror.expected_tags writes; reconcile --fix may set or delete these.
-MIRRORED_TAGS = frozenset({"mlgov.stage", "mlgov.health", "mlgov.risk_tier", "mlgov.approved_by"})
 UNSET_TAG = "is set but governance has none"
 
 if TYPE_CHECKING:
@@ -159,14 +164,7 @@ def _fix(gov: Governance, registry: Any, finding: Finding) -> None:
         model = s.scalar(select(Model).where(Model.name == finding.model))
         if finding.kind == "tag_changed":
             v = gov.version(s, finding.model, finding.version)
-            tags: dict[str, str | None] = dict(expected_tags(s, v))
-            if finding.detail.endswith(UNSET_TAG):
-                # A mirrored tag governance does not set (a hand-made mlgov.approved_by): delete.
-                current = registry.state(finding.model).versions.get(v.version)
-                for key in current.tags if current is not None else ():
-                    if key in MIRRORED_TAGS and key not in tags:
-                        tags[key] = None
-            registry.mirror(finding.model, v.version, tags=tags)
+            registry.mirror(finding.model, v.version, tags=tags_to_write(s, v))
         elif finding.kind == "alias_changed":
             expected = expected_aliases(s, model.id)
             state = registry.state(finding.model)

@@ -32,8 +32,13 @@ def shown(value: object, limit: int = 40) -> str:
     return escaped if len(escaped) <= limit else escaped[:limit] + "..."
 
 
+def is_name(value: object) -> bool:
+    """The name rule: safe in file paths, URLs, BentoML tags, MLflow filters, build files."""
+    return isinstance(value, str) and bool(NAME.fullmatch(value)) and ".." not in value
+
+
 def name(value: object, what: str) -> str:
-    if not isinstance(value, str) or not NAME.fullmatch(value) or ".." in value:
+    if not is_name(value):
         raise BadInput(
             f"{what} '{shown(value)}' is not allowed: use 1-128 characters from letters, digits, "
             "'_', '.', '-', starting with a letter or digit, without '..'"
@@ -121,8 +126,10 @@ def webhook_url(url: object, *, allowed_hosts: Iterable[str] = ()) -> str:
     return url
 
 
-_RUN_ID = re.compile(r"[0-9a-f]{32}")
-_LOGGED_MODEL = re.compile(r"m-[0-9a-f]{32}")
+RUN_ID = re.compile(r"[0-9a-f]{32}")
+LOGGED_MODEL_ID = re.compile(r"m-[0-9a-f]{32}")
+# MLflow's alias rule (the registry adapter also refuses the names MLflow reserves).
+ALIAS = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,254}")
 _PATH_PART = re.compile(r"[A-Za-z0-9_.-]{1,128}")
 
 
@@ -144,26 +151,21 @@ def model_uri(uri: object) -> str:
         raise BadInput(problem)
     parts = rest.split("/")
     if scheme == "models":
-        if (
-            len(parts) == 2
-            and NAME.fullmatch(parts[0])
-            and ".." not in parts[0]
-            and parts[1].isdigit()
-        ):
+        if len(parts) == 2 and is_name(parts[0]) and parts[1].isdigit():
             return text
         if len(parts) == 1 and (
-            _LOGGED_MODEL.fullmatch(parts[0])
+            LOGGED_MODEL_ID.fullmatch(parts[0])
             or (
                 "@" in parts[0]
                 and NAME.fullmatch(parts[0].partition("@")[0])
-                and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]{0,254}", parts[0].partition("@")[2])
+                and ALIAS.fullmatch(parts[0].partition("@")[2])
             )
         ):
             return text
     if (
         scheme == "runs"
         and len(parts) >= 2
-        and _RUN_ID.fullmatch(parts[0])
+        and RUN_ID.fullmatch(parts[0])
         and all(_PATH_PART.fullmatch(p) and p not in (".", "..") for p in parts[1:])
     ):
         return text

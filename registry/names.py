@@ -11,20 +11,13 @@ from dataclasses import dataclass
 from typing import Literal
 
 from mlgov.governance.errors import BadInput
+from mlgov.governance.validate import ALIAS, LOGGED_MODEL_ID, RUN_ID, model_name
 
-# An allow-list, stricter than MLflow's own rule (no '/' or ':'), so a name is also safe in
-# filter strings, file paths, BentoML tags and URLs.
-MODEL_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
-ALIAS_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,254}$")
 _VERSION_ALIAS = re.compile(r"^[vV]\d+$")
-_LOGGED_MODEL_ID = re.compile(r"^m-[0-9a-f]{32}$")
-_RUN_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
 def validate_model_name(name: str) -> str:
     """Return `name` unchanged, or raise BadInput saying which rule it breaks."""
-    from mlgov.governance.validate import model_name
-
     return model_name(name)
 
 
@@ -36,7 +29,7 @@ def validate_version(version: str | int) -> str:
 
 
 def validate_alias(alias: str) -> str:
-    if not ALIAS_PATTERN.match(alias or "") or _VERSION_ALIAS.match(alias) or alias == "latest":
+    if not ALIAS.fullmatch(alias or "") or _VERSION_ALIAS.match(alias) or alias == "latest":
         raise BadInput(
             f"alias '{_shown(alias)}' is not allowed: use letters, digits, '_' or '-', starting "
             "with a letter or '_'; 'latest' and 'v<number>' are reserved by MLflow"
@@ -45,7 +38,7 @@ def validate_alias(alias: str) -> str:
 
 
 def validate_run_id(run_id: str) -> str:
-    if not isinstance(run_id, str) or not _RUN_ID.match(run_id.strip()):
+    if not isinstance(run_id, str) or not RUN_ID.fullmatch(run_id.strip()):
         raise BadInput(
             f"run id '{_shown(str(run_id))}' is malformed: an MLflow run id is 32 hex characters"
         )
@@ -78,11 +71,11 @@ def parse_source_uri(uri: str) -> SourceUri:
             name, _, alias = parts[0].rpartition("@")
             if name and alias:
                 return SourceUri("alias", text, name=name, alias=alias)
-        if len(parts) == 1 and _LOGGED_MODEL_ID.match(parts[0]):
+        if len(parts) == 1 and LOGGED_MODEL_ID.fullmatch(parts[0]):
             return SourceUri("logged_model", text, model_id=parts[0])
     if parsed.scheme == "runs" and not parsed.netloc:
         run_id, _, path = parsed.path.lstrip("/").partition("/")
-        if _RUN_ID.match(run_id) and path.strip("/"):
+        if RUN_ID.fullmatch(run_id) and path.strip("/"):
             return SourceUri("run", text, run_id=run_id, path=path.strip("/"))
     raise BadInput(
         f"model URI '{_shown(text)}' is not supported: use models:/NAME/VERSION, "

@@ -31,6 +31,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from mlgov.cli.main import cli
+from mlgov.config import TELEMETRY_OFF
 
 ADMIN = "ada"
 TEAM = {
@@ -59,13 +60,6 @@ drift_share = 0.05
 """
 # Variables that would point the commands away from the session home.
 FOREIGN_ENV = ("MLGOV_DB_URL", "MLFLOW_TRACKING_URI", "BENTOML_HOME", "MLGOV_USER")
-TELEMETRY_OFF = {
-    "DO_NOT_TRACK": "true",
-    "BENTOML_DO_NOT_TRACK": "true",
-    "MLFLOW_DISABLE_TELEMETRY": "true",
-    "EVIDENTLY_DISABLE_TELEMETRY": "1",
-    "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
-}
 SERVER_READY_TIMEOUT_S = 150
 
 
