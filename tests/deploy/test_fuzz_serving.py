@@ -7,12 +7,11 @@ type and internal header, 100 MB bodies, hostile JSON, and schemathesis against 
 from __future__ import annotations
 
 import collections
+import importlib.util
 import json
 import pickle
 import re
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -393,63 +392,20 @@ SCHEMATHESIS_SEED = 20261123
 SCHEMATHESIS_MAX_EXAMPLES = 1000  # per operation; /predict takes almost all of them
 
 
-def _requests_by_status(url: str) -> collections.Counter[int]:
-    """BentoML's own request counter, summed per status over every endpoint."""
-    import httpx
-
-    text = httpx.get(url + "/metrics", timeout=10).text
-    counts: collections.Counter[int] = collections.Counter()
-    for line in text.splitlines():
-        match = re.match(
-            r'bentoml_service_request_total\{.*http_response_code="(\d+)".*\} (\S+)', line
-        )
-        if match:
-            counts[int(match.group(1))] += int(float(match.group(2)))
-    return counts
-
-
-def run_schemathesis(
-    url: str, workdir: Path, *, max_examples: int, seed: int, timeout: float
-) -> dict:
-    """`st run` against url/docs.json with every check; returns its JSON report."""
-    report = workdir / "schemathesis.json"
-    command = [
-        sys.executable,
-        "-m",
-        "schemathesis.cli",
-        "run",
-        f"{url}/docs.json",
-        "--url",
-        url,
-        "--checks",
-        "all",
-        "--max-examples",
-        str(max_examples),
-        "--seed",
-        str(seed),
-        "--workers",
-        "1",
-        "--generation-database",
-        "none",
-        "--no-color",
-        "--report",
-        "json",
-        "--report-json-path",
-        str(report),
-    ]
-    done = subprocess.run(
-        command, cwd=workdir, capture_output=True, text=True, timeout=timeout, check=False
-    )
-    assert report.exists(), done.stdout[-3000:] + done.stderr[-3000:]
-    data = json.loads(report.read_text())
-    data["_output"] = done.stdout[-6000:]
-    return data
+def _fuzz_benchmark():
+    """benchmarks/fuzz_serving.py: the long run's schemathesis call and request counter."""
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "fuzz_serving.py"
+    spec = importlib.util.spec_from_file_location("mlgov_fuzz_benchmark", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def test_schemathesis_finds_no_server_errors_and_no_schema_violations(deployed, tmp_path):
-    before = _requests_by_status(deployed.url)
+    fuzz = _fuzz_benchmark()
+    before = fuzz.requests_by_status(deployed.url)
     started = time.monotonic()
-    report = run_schemathesis(
+    report = fuzz.run_schemathesis(
         deployed.url,
         tmp_path,
         max_examples=SCHEMATHESIS_MAX_EXAMPLES,
@@ -457,7 +413,7 @@ def test_schemathesis_finds_no_server_errors_and_no_schema_violations(deployed, 
         timeout=170,
     )
     elapsed = time.monotonic() - started
-    after = _requests_by_status(deployed.url)
+    after = fuzz.requests_by_status(deployed.url)
     made = after - before
     server_errors = sum(c for s, c in made.items() if s >= 500)
     cases = report["test_cases"]
