@@ -16,11 +16,18 @@ from sqlalchemy.orm import Session
 
 from mlgov.governance import operations
 from mlgov.governance.clock import isoformat
-from mlgov.governance.errors import BadInput, Conflict, GateRefused, PermissionDenied, Refused
+from mlgov.governance.errors import (
+    BadInput,
+    Conflict,
+    GateRefused,
+    MlgovError,
+    PermissionDenied,
+    Refused,
+)
 from mlgov.governance.faults import fault_point
 from mlgov.governance.gates import Gates, MoveContext
 from mlgov.governance.lifecycle import Stage
-from mlgov.governance.mirror import mirror_version
+from mlgov.governance.mirror import APPROVED_BY_TAG, mirror_version, tags_to_write
 from mlgov.governance.roles import Action
 from mlgov.governance.snapshot import build_snapshot, describe_changes, snapshot_hash
 from mlgov.governance.tables import ApprovalDecision, ApprovalRequest, ModelVersion
@@ -97,12 +104,17 @@ def _close(
 
 
 def sweep(gov: Governance, actor: str, model: str, version: str) -> None:
-    """Record expiry and voiding that are due (its own transaction, before any decision)."""
+    """Record expiry and voiding that are due (its own transaction, before any decision).
+
+    Closing an approved request also takes its approvers off MLflow's `mlgov.approved_by`
+    in the same transaction (see _withdraw_approval_tag).
+    """
     with gov.store.transaction() as s:
         v = gov.version(s, model, version, lock=True)
         request = latest_request(s, v)
         if request is None or request.state not in OPEN_STATES:
             return
+        was_approved = request.state == APPROVED
         if gov.now() >= request.expires_at:
             _close(
                 gov,
@@ -113,6 +125,8 @@ def sweep(gov: Governance, actor: str, model: str, version: str) -> None:
                 f"validity of {gov.policy.for_tier(v.risk_tier).approval_valid_days} days ended",
                 actor,
             )
+            if was_approved:
+                _withdraw_approval_tag(gov, s, v)
             gov.notify(
                 "approval.expired", {"model": model, "version": v.version, "request_id": request.id}
             )
@@ -120,6 +134,8 @@ def sweep(gov: Governance, actor: str, model: str, version: str) -> None:
         changes = describe_changes(request.snapshot, _current_snapshot(gov, s, v))
         if changes:
             _close(gov, s, request, v, VOID, "evidence changed: " + "; ".join(changes), actor)
+            if was_approved:
+                _withdraw_approval_tag(gov, s, v)
             gov.notify(
                 "approval.void",
                 {
@@ -129,6 +145,31 @@ def sweep(gov: Governance, actor: str, model: str, version: str) -> None:
                     "changes": changes,
                 },
             )
+
+
+def _withdraw_approval_tag(gov: Governance, s: Session, v: ModelVersion) -> None:
+    """Make MLflow's `mlgov.approved_by` follow an approval that was just closed.
+
+    Written before the commit, as a decision's mirror is: a crash in between leaves MLflow
+    showing less approval than governance, never more, and reconcile reports the difference.
+    Only this tag is written: the version's other tags and its aliases may be in the middle
+    of another process's move. No operation row: sweeps run inside reconcile's replay of a
+    crashed approve or deploy, whose own pending operation would refuse a second one.
+    If MLflow does not answer, the closing stands (it is a fact of governance) and the user
+    is told to run reconcile --fix.
+    """
+    registry = gov.ports.get("registry")
+    if registry is None:
+        return
+    s.flush()
+    wanted = tags_to_write(s, v)[APPROVED_BY_TAG]
+    try:
+        registry.mirror(v.model.name, v.version, tags={APPROVED_BY_TAG: wanted})
+    except MlgovError as exc:
+        gov.warnings.append(
+            f"MLflow may still show {APPROVED_BY_TAG} on {v.label} ({exc}): "
+            "run `mlgov reconcile --fix` once MLflow answers"
+        )
 
 
 def _current_snapshot(gov: Governance, s: Session, v: ModelVersion) -> dict[str, Any]:

@@ -18,8 +18,9 @@ CHAMPION = "champion"
 CHALLENGER = "challenger"
 ALIASES = (CHAMPION, CHALLENGER)
 TAG_PREFIX = "mlgov."
+APPROVED_BY_TAG = "mlgov.approved_by"
 # The version tags expected_tags writes (reconcile --fix may set or delete these).
-MIRRORED_TAGS = frozenset({"mlgov.stage", "mlgov.health", "mlgov.risk_tier", "mlgov.approved_by"})
+MIRRORED_TAGS = frozenset({"mlgov.stage", "mlgov.health", "mlgov.risk_tier", APPROVED_BY_TAG})
 
 
 def _version_key(v: ModelVersion) -> tuple[int, str]:
@@ -72,7 +73,7 @@ def expected_tags(session: Session, version: ModelVersion) -> dict[str, str]:
     }
     approvers = approved_by(session, version)
     if approvers:
-        tags["mlgov.approved_by"] = ",".join(approvers)
+        tags[APPROVED_BY_TAG] = ",".join(approvers)
     return tags
 
 
@@ -97,7 +98,12 @@ def mirror_version(session: Session, registry: object, version: ModelVersion) ->
     )
     for alias, other in expected.items():
         if other != version.version:
-            registry.mirror(model, other, tags={}, set_aliases=[alias])  # type: ignore[attr-defined]
+            try:
+                registry.mirror(model, other, tags={}, set_aliases=[alias])  # type: ignore[attr-defined]
+            except NotFound:
+                # That version was deleted in MLflow by hand: this move is not its business
+                # (an alias cannot point at it anyway); reconcile reports it with its fix.
+                pass
 
 
 def mirror_effect(ctx: MoveContext) -> None:

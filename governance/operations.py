@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, select
@@ -68,18 +69,59 @@ class OperationRun:
 
 
 def _process_alive(detail: dict[str, Any]) -> bool | None:
-    """Whether the process that began an operation still runs (None: cannot tell)."""
+    """Whether the process that began an operation still runs (None: cannot tell).
+
+    A zombie (killed, not yet reaped by its parent; never reaped in a container without an
+    init) is dead, and so is a live process that took over a reused pid: its start time
+    differs from the one recorded when the operation began. A lease with an expiry would not
+    depend on pids at all; the server, which replaces these pid waits, is the place for one.
+    """
     if detail.get("host") != _HOST or not isinstance(detail.get("pid"), int):
         return None
-    if detail["pid"] == os.getpid():  # this process is settling it, so it is not moving it
+    pid = detail["pid"]
+    if pid == os.getpid():  # this process is settling it, so it is not moving it
         return False
     try:
-        os.kill(detail["pid"], 0)
+        os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
+        pass  # it exists, owned by another user: /proc still tells its state
+    stat = _proc_stat(pid)
+    if stat is None:  # no /proc (not Linux), or it ended just now: os.kill's answer stands
         return True
-    return True
+    state, started = stat
+    if state in _DEAD_STATES:
+        return False
+    recorded = detail.get("pid_start")
+    return not (isinstance(recorded, int) and recorded != started)
+
+
+# Z: zombie (exited, not reaped); X: dead (being torn down).
+_DEAD_STATES = frozenset({"Z", "X"})
+
+
+def _proc_stat(pid: int) -> tuple[str, int] | None:
+    """State letter and start time (clock ticks since boot) from /proc/PID/stat."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # "PID (COMM) STATE ..." where COMM may hold spaces and parentheses: split at the last ')'.
+    fields = raw[raw.rfind(")") + 2 :].split()
+    try:
+        return fields[0], int(fields[19])  # fields 3 and 22 of proc(5)
+    except (IndexError, ValueError):
+        return None
+
+
+def _own_identity() -> dict[str, Any]:
+    """What an operation records of the process that begins it."""
+    identity: dict[str, Any] = {"host": _HOST, "pid": os.getpid()}
+    stat = _proc_stat(os.getpid())
+    if stat is not None:
+        identity["pid_start"] = stat[1]
+    return identity
 
 
 def _busy(op: Operation, label: str) -> Conflict:
@@ -140,12 +182,7 @@ def begin(
                         actor=actor,
                         from_stage=v.stage,
                         to_stage=to_stage,
-                        detail=detail
-                        | {
-                            "targets": sorted(set(targets(s, v))),
-                            "host": _HOST,
-                            "pid": os.getpid(),
-                        },
+                        detail=detail | {"targets": sorted(set(targets(s, v)))} | _own_identity(),
                         state=PENDING,
                         started_at=gov.now(),
                     )

@@ -41,6 +41,13 @@ class RegistryVersionState:
     version: str
     tags: Mapping[str, str]
     source_uri: str
+    # MLflow's deprecated stage ("Staging", "Production", "Archived") when one is set;
+    # governance never sets it, so any value was set by hand.
+    legacy_stage: str | None = None
+
+
+# What MLflow says of a governed version's run (ModelRegistry.run_states).
+RUN_ACTIVE, RUN_DELETED, RUN_MISSING = "active", "deleted", "missing"
 
 
 @dataclass(frozen=True)
@@ -89,6 +96,12 @@ class ModelRegistry(Protocol):
     def state(self, model: str) -> RegistryModelState: ...
 
     def list_models(self) -> list[str]: ...
+
+    def run_states(self, run_ids: Sequence[str]) -> dict[str, str]:
+        """Each run's RUN_ACTIVE, RUN_DELETED (soft-deleted, restorable) or RUN_MISSING."""
+
+    def clear_legacy_stage(self, model: str, version: str) -> None:
+        """Set MLflow's deprecated stage of the version back to "None"."""
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,11 @@ First it settles operations a crash left pending (governance/operations.py): eac
 completed or aborted, and audited.
 
 Findings: versions in MLflow that are not governed; mlgov tags or aliases changed by hand;
-governed versions deleted in MLflow; artifact files whose SHA-256 no longer matches the
-registration fingerprint. Every finding and every fix is an audit event.
+governed versions deleted in MLflow, or whose run was deleted; a legacy MLflow stage set by
+hand; artifact files whose SHA-256 no longer matches the registration fingerprint. Each
+finding is audited when first seen (or when it changes), each fix when made, and a standing
+finding that is gone without a fix as `reconcile.cleared`: a finding that stands for a
+hundred runs is one event, and one that comes back after it was fixed is audited again.
 """
 
 from __future__ import annotations
@@ -15,10 +18,12 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from mlgov.governance import checkpoints, operations
 from mlgov.governance.errors import BadInput, NotFound
 from mlgov.governance.fingerprints import compare_fingerprints
+from mlgov.governance.lifecycle import Stage
 from mlgov.governance.mirror import (
     ALIASES,
     MIRRORED_TAGS,
@@ -27,8 +32,9 @@ from mlgov.governance.mirror import (
     expected_tags,
     tags_to_write,
 )
+from mlgov.governance.ports import RUN_ACTIVE, RUN_DELETED
 from mlgov.governance.roles import Action
-from mlgov.governance.tables import Model, ModelVersion
+from mlgov.governance.tables import AuditEvent, Model, ModelVersion
 
 UNSET_TAG = "is set but governance has none"
 
@@ -38,7 +44,9 @@ if TYPE_CHECKING:
 
 @dataclass
 class Finding:
-    kind: str  # ungoverned_version, version_deleted, tag_changed, alias_changed, artifact_changed
+    # ungoverned_version, version_deleted, run_deleted, run_missing, legacy_stage, tag_changed,
+    # alias_changed, artifact_changed
+    kind: str
     model: str
     version: str | None
     detail: str
@@ -58,19 +66,25 @@ def _findings(gov: Governance, registry: Any, *, check_artifacts: bool) -> list[
             versions = list(
                 s.scalars(select(ModelVersion).where(ModelVersion.model_id == model.id))
             )
+            runs = registry.run_states([v.run_id for v in versions if v.run_id])
             for v in versions:
+                findings.extend(_run_findings(v, runs.get(v.run_id) if v.run_id else None))
                 actual = state.versions.get(v.version)
                 if actual is None:
+                    findings.append(_version_deleted(v))
+                    continue
+                if actual.legacy_stage is not None:
                     findings.append(
                         Finding(
-                            "version_deleted",
+                            "legacy_stage",
                             name,
                             v.version,
-                            "governed version no longer exists in MLflow",
-                            False,
+                            f"MLflow's deprecated stage is {actual.legacy_stage!r}; governance "
+                            "never sets one (its stage is the tag mlgov.stage): "
+                            "`mlgov reconcile --fix` sets it back to 'None'",
+                            True,
                         )
                     )
-                    continue
                 wanted = expected_tags(s, v)
                 for key, want in wanted.items():
                     have = actual.tags.get(key)
@@ -116,7 +130,7 @@ def _findings(gov: Governance, registry: Any, *, check_artifacts: bool) -> list[
                                 False,
                             )
                         )
-            expected = expected_aliases(s, model.id)
+            expected = _pointable(expected_aliases(s, model.id), state)
             for alias in ALIASES:
                 if state.aliases.get(alias) != expected.get(alias):
                     findings.append(
@@ -155,6 +169,118 @@ def _findings(gov: Governance, registry: Any, *, check_artifacts: bool) -> list[
     return findings
 
 
+def _pointable(expected: dict[str, str], state: Any) -> dict[str, str]:
+    """The aliases governance expects, less those naming a version deleted in MLflow: no
+    alias can point there (version_deleted reports that version)."""
+    return {alias: v for alias, v in expected.items() if v in state.versions}
+
+
+def _retire_hint(v: ModelVersion) -> str:
+    return f"`mlgov retire {v.model.name} {v.version} --reason ...`"
+
+
+def _version_deleted(v: ModelVersion) -> Finding:
+    if v.stage == Stage.RETIRE.value:
+        fix = "it is retired: governance keeps its record and evidence, nothing to fix"
+    else:
+        fix = (
+            "it cannot move or serve any more: retire it with "
+            f"{_retire_hint(v)} (other versions are not affected)"
+        )
+    return Finding(
+        "version_deleted",
+        v.model.name,
+        v.version,
+        f"governed version no longer exists in MLflow; {fix}",
+        False,
+    )
+
+
+def _run_findings(v: ModelVersion, run_state: str | None) -> list[Finding]:
+    """A governed version's run deleted in MLflow: its metrics, card and reference are gone
+    from the gates' view, which then fail with "run not found"."""
+    if run_state is None or run_state == RUN_ACTIVE:
+        return []
+    if run_state == RUN_DELETED:
+        return [
+            Finding(
+                "run_deleted",
+                v.model.name,
+                v.version,
+                f"run {v.run_id} of this version is deleted in MLflow: restore it with "
+                f"`mlflow runs restore --run-id {v.run_id}`",
+                False,
+            )
+        ]
+    return [
+        Finding(
+            "run_missing",
+            v.model.name,
+            v.version,
+            f"run {v.run_id} of this version does not exist in MLflow (deleted for good): "
+            + (
+                "it is retired, governance keeps its record"
+                if v.stage == Stage.RETIRE.value
+                else f"retire the version with {_retire_hint(v)}"
+            ),
+            False,
+        )
+    ]
+
+
+# Audit actions that say what reconcile found; their (subject, kind, detail) is a finding.
+FINDING, FIX, CLEARED = "reconcile.finding", "reconcile.fix", "reconcile.cleared"
+
+
+def _subject(f: Finding) -> str:
+    return f"model:{f.model}" + (f"/{f.version}" if f.version else "")
+
+
+def _standing(s: Session) -> set[tuple[str, str, str]]:
+    """Findings audited and neither fixed nor cleared since, as (subject, kind, detail)."""
+    standing: set[tuple[str, str, str]] = set()
+    rows = s.execute(
+        select(AuditEvent.action, AuditEvent.subject, AuditEvent.payload)
+        .where(AuditEvent.action.in_((FINDING, FIX, CLEARED)))
+        .order_by(AuditEvent.seq)
+    )
+    for action, subject, payload in rows:
+        key = (subject, payload.get("kind"), payload.get("detail"))
+        if action == FINDING:
+            standing.add(key)
+        elif action == FIX and "detail" not in payload:  # fixes audited before the detail was
+            standing = {k for k in standing if k[:2] != key[:2]}
+        else:
+            standing.discard(key)
+    return standing
+
+
+def _audit_findings(
+    gov: Governance,
+    s: Session,
+    actor: str,
+    findings: list[Finding],
+    *,
+    unchecked_kinds: frozenset[str],
+) -> None:
+    """Audit what changed since the last run: new findings, fixes, findings gone.
+
+    A finding of a kind this run did not look for (artifacts skipped) is not cleared.
+    """
+    standing = _standing(s)
+    now: set[tuple[str, str, str]] = set()
+    for f in findings:
+        key = (_subject(f), f.kind, f.detail)
+        now.add(key)
+        if key not in standing:
+            gov.audit(s, actor, FINDING, key[0], {"kind": f.kind, "detail": f.detail})
+        if f.fixed:
+            gov.audit(s, actor, FIX, key[0], {"kind": f.kind, "detail": f.detail})
+    for subject, kind, detail in sorted(standing - now):
+        if kind not in unchecked_kinds:
+            gov.audit(s, actor, CLEARED, subject, {"kind": kind, "detail": detail})
+
+
 def _num(version: str) -> tuple[int, str]:
     return (int(version), version) if version.isdigit() else (-1, version)
 
@@ -166,8 +292,8 @@ def _fix(gov: Governance, registry: Any, finding: Finding) -> None:
             v = gov.version(s, finding.model, finding.version)
             registry.mirror(finding.model, v.version, tags=tags_to_write(s, v))
         elif finding.kind == "alias_changed":
-            expected = expected_aliases(s, model.id)
             state = registry.state(finding.model)
+            expected = _pointable(expected_aliases(s, model.id), state)
             for alias in ALIASES:
                 have, want = state.aliases.get(alias), expected.get(alias)
                 if have == want:
@@ -176,6 +302,8 @@ def _fix(gov: Governance, registry: Any, finding: Finding) -> None:
                     registry.mirror(finding.model, want, tags={}, set_aliases=[alias])
                 elif have is not None:
                     registry.mirror(finding.model, have, tags={}, remove_aliases=[alias])
+        elif finding.kind == "legacy_stage":
+            registry.clear_legacy_stage(finding.model, finding.version)
 
 
 def reconcile(
@@ -210,11 +338,8 @@ def reconcile(
                 done_alias_models.add(f.model)
     with gov.store.transaction() as s:
         gov.authorize(s, actor, Action.RECONCILE)
-        for f in findings:
-            subject = f"model:{f.model}" + (f"/{f.version}" if f.version else "")
-            gov.audit(s, actor, "reconcile.finding", subject, {"kind": f.kind, "detail": f.detail})
-            if f.fixed:
-                gov.audit(s, actor, "reconcile.fix", subject, {"kind": f.kind})
+        unchecked = frozenset() if check_artifacts else frozenset({"artifact_changed"})
+        _audit_findings(gov, s, actor, findings, unchecked_kinds=unchecked)
     remaining = [f for f in findings if not f.fixed]
     running = [o for o in settled if o["outcome"] == "running"]
     return {

@@ -9,7 +9,13 @@ from pathlib import Path
 from typing import Any
 
 from mlgov.governance.errors import NotFound
-from mlgov.governance.ports import RegisteredVersion, RegistryModelState, RegistryVersionState
+from mlgov.governance.ports import (
+    RUN_ACTIVE,
+    RUN_DELETED,
+    RegisteredVersion,
+    RegistryModelState,
+    RegistryVersionState,
+)
 
 
 @dataclass
@@ -25,6 +31,8 @@ class FakeRegistry:
     calls: list[str] = field(default_factory=list)
     fail_on: set[str] = field(default_factory=set)
     fail_versions: set[str] = field(default_factory=set)  # mirror fails for these versions
+    deleted_runs: set[str] = field(default_factory=set)
+    legacy_stages: dict[tuple[str, str], str] = field(default_factory=dict)
 
     def _maybe_fail(self, op: str, version: str | None = None) -> None:
         self.calls.append(op)
@@ -107,7 +115,12 @@ class FakeRegistry:
 
     def state(self, model: str) -> RegistryModelState:
         versions = {
-            v: RegistryVersionState(version=v, tags=dict(self.tags.get((m, v), {})), source_uri="")
+            v: RegistryVersionState(
+                version=v,
+                tags=dict(self.tags.get((m, v), {})),
+                source_uri="",
+                legacy_stage=self.legacy_stages.get((m, v)),
+            )
             for (m, v) in self.files
             if m == model
         }
@@ -120,6 +133,12 @@ class FakeRegistry:
 
     def list_models(self) -> list[str]:
         return sorted({m for m, _ in self.files})
+
+    def run_states(self, run_ids: Sequence[str]) -> dict[str, str]:
+        return {r: RUN_DELETED if r in self.deleted_runs else RUN_ACTIVE for r in run_ids}
+
+    def clear_legacy_stage(self, model: str, version: str) -> None:
+        self.legacy_stages.pop((model, version), None)
 
 
 @dataclass

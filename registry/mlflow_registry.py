@@ -7,6 +7,7 @@ imported lazily (inside methods) so importing this module stays cheap for the CL
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -14,7 +15,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlgov.governance.errors import BadInput, ExternalError, MlgovError, NotFound, Refused
-from mlgov.governance.ports import RegisteredVersion, RegistryModelState, RegistryVersionState
+from mlgov.governance.ports import (
+    RUN_ACTIVE,
+    RUN_DELETED,
+    RUN_MISSING,
+    RegisteredVersion,
+    RegistryModelState,
+    RegistryVersionState,
+)
 from mlgov.registry import lineage
 from mlgov.registry.artifacts import local_artifacts
 from mlgov.registry.datasets import reference_dataset_input
@@ -567,7 +575,10 @@ class MlflowRegistry:
                 raise
             versions = {
                 str(mv.version): RegistryVersionState(
-                    version=str(mv.version), tags=dict(mv.tags or {}), source_uri=mv.source
+                    version=str(mv.version),
+                    tags=dict(mv.tags or {}),
+                    source_uri=mv.source,
+                    legacy_stage=_legacy_stage(mv),
                 )
                 for mv in self._all_versions(model)
             }
@@ -599,6 +610,40 @@ class MlflowRegistry:
                     break
         return sorted(names)
 
+    def run_states(self, run_ids: Sequence[str]) -> dict[str, str]:
+        """Whether each run is active, soft-deleted (`mlflow runs restore` brings it back) or
+        gone (never existed here, or deleted for good by `mlflow gc`). One read per run."""
+        states: dict[str, str] = {}
+        for run_id in dict.fromkeys(run_ids):
+            with self._errors(f"read run '{run_id}'"):
+                try:
+                    run = self.client.get_run(run_id)
+                except Exception as exc:
+                    if error_code_of(exc) in ("RESOURCE_DOES_NOT_EXIST", "NOT_FOUND"):
+                        states[run_id] = RUN_MISSING
+                        continue
+                    raise
+            deleted = run.info.lifecycle_stage == "deleted"
+            states[run_id] = RUN_DELETED if deleted else RUN_ACTIVE
+        return states
+
+    def clear_legacy_stage(self, model: str, version: str) -> None:
+        """Set MLflow's deprecated stage back to "None" (governance never uses stages).
+
+        Through the registry client: MlflowClient's method of the same name emits a
+        FutureWarning on every call, which would reach the user's stderr.
+        """
+        validate_model_name(model)
+        version = validate_version(version)
+        with (
+            self._errors(f"clear the legacy stage of {model} version {version}"),
+            warnings.catch_warnings(),
+        ):
+            warnings.simplefilter("ignore", FutureWarning)  # should _writer be the MlflowClient
+            self._writer.transition_model_version_stage(
+                model, version, _NO_LEGACY_STAGE, archive_existing_versions=False
+            )
+
     # -- helpers ----------------------------------------------------------------------------
 
     @staticmethod
@@ -607,6 +652,14 @@ class MlflowRegistry:
             action()
         except Exception:  # best effort cleanup; the caller re-raises the real error
             pass
+
+
+_NO_LEGACY_STAGE = "None"  # how MLflow spells "no stage"
+
+
+def _legacy_stage(mv: Any) -> str | None:
+    stage = getattr(mv, "current_stage", None)
+    return None if stage in (None, "", _NO_LEGACY_STAGE) else str(stage)
 
 
 def _is_missing_registered_model(exc: BaseException) -> bool:
