@@ -142,11 +142,12 @@ def request_approval(
     free_text(note, "--note")
     with gov.store.read() as s:
         gov.authorize(s, actor, Action.REQUEST_APPROVAL)
-        gov.version(s, model, version)
+        gov.check_against_trail(s, gov.version(s, model, version))
     sweep(gov, actor, model, version)
     with gov.store.transaction() as s:
         gov.authorize(s, actor, Action.REQUEST_APPROVAL)
         v = gov.version(s, model, version, lock=True)
+        gov.check_against_trail(s, v)
         # The review first: only a serving version can owe one, and it is never in train.
         if v.review_required:
             raise Refused(f"{v.label} needs a risk officer's review first (mlgov monitor ack)")
@@ -311,6 +312,7 @@ def _decide(
         with gov.store.transaction() as s:
             v = gov.version(s, model, version, lock=True)
             gov.user(s, actor)
+            gov.check_against_trail(s, v)
             request = latest_request(s, v)
             if request is None:
                 raise Refused(
