@@ -268,6 +268,7 @@ def decide(
     with gov.store.read() as s:
         v = gov.version(s, model, version)
         user = gov.user(s, actor)
+        gov.check_against_trail(s, v)  # before the sweep writes anything about it
         may_decide = gov.policy.for_tier(v.risk_tier).approver_role in user.role_names
     if may_decide:
         sweep(gov, actor, model, version)  # records expiry/voiding before deciding
