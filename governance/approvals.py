@@ -142,7 +142,7 @@ def request_approval(
     free_text(note, "--note")
     with gov.store.read() as s:
         gov.authorize(s, actor, Action.REQUEST_APPROVAL)
-        gov.check_against_trail(s, gov.version(s, model, version))
+        gov.check_against_trail(s, gov.version(s, model, version), locked=False)
     sweep(gov, actor, model, version)
     with gov.store.transaction() as s:
         gov.authorize(s, actor, Action.REQUEST_APPROVAL)
@@ -268,7 +268,7 @@ def decide(
     with gov.store.read() as s:
         v = gov.version(s, model, version)
         user = gov.user(s, actor)
-        gov.check_against_trail(s, v)  # before the sweep writes anything about it
+        gov.check_against_trail(s, v, locked=False)  # before the sweep writes about it
         may_decide = gov.policy.for_tier(v.risk_tier).approver_role in user.role_names
     if may_decide:
         sweep(gov, actor, model, version)  # records expiry/voiding before deciding

@@ -437,6 +437,17 @@ def compare(session: Session, implied: ImpliedState) -> list[Disagreement]:
     return out
 
 
+def one_snapshot(session: Session) -> None:
+    """Make the rest of this read transaction see one snapshot; call it first in the block.
+
+    The full check reads the events, then every table: at PostgreSQL's READ COMMITTED each
+    statement has its own snapshot, and a move committed in between would read as a
+    disagreement. SQLite's read transaction is one snapshot already.
+    """
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+
+
 def disagreements(session: Session) -> list[Disagreement]:
     """Replay the whole trail and compare it with every state table."""
     return compare(session, replay(iter_events(session)))

@@ -460,7 +460,7 @@ class Governance:
             with self.store.read() as s:
                 v = self.version(s, model, version)
                 self._authorize_move(s, actor, v, target)
-                self.check_against_trail(s, v)  # before a sweep writes anything about it
+                self.check_against_trail(s, v, locked=False)  # before a sweep writes about it
             for sweep in sweeps:
                 sweep(self, actor, model, str(version))
         options = dict(options or {})
@@ -689,6 +689,7 @@ class Governance:
         if head is not None and (len(head) != 64 or any(c not in "0123456789abcdef" for c in head)):
             raise BadInput("--head must be a 64-character lowercase hex SHA-256")
         with self.store.read() as s:
+            implied_state.one_snapshot(s)
             self.authorize(s, actor, Action.VERIFY_AUDIT)
             chain = audit.verify_chain(s, expected_head=head)
             found = implied_state.disagreements(s)
@@ -697,12 +698,25 @@ class Governance:
     def state_disagreements(self, actor: str) -> list[implied_state.Disagreement]:
         """The state tables against the chain alone (`audit verify --checkpoints` adds it)."""
         with self.store.read() as s:
+            implied_state.one_snapshot(s)
             self.authorize(s, actor, Action.VERIFY_AUDIT)
             return implied_state.disagreements(s)
 
-    def check_against_trail(self, s: Session, v: ModelVersion) -> None:
-        """Refuse to act on a version whose stored state the audit trail does not support."""
+    def check_against_trail(self, s: Session, v: ModelVersion, *, locked: bool = True) -> None:
+        """Refuse to act on a version whose stored state the audit trail does not support.
+
+        Every writer of a version's state holds its row lock, so under the lock the events and
+        the rows read consistently. Without it (`locked=False`: a read before a sweep or a
+        build) PostgreSQL's READ COMMITTED reads each statement at its own snapshot, and a
+        move committing between the events query and the rows query would look like a
+        disagreement: one found there is checked again under the lock before it counts.
+        """
         found = implied_state.version_disagreements(s, v)
+        if found and not locked:
+            with self.store.transaction() as w:
+                found = implied_state.version_disagreements(
+                    w, self.version(w, v.model.name, v.version, lock=True)
+                )
         if found:
             raise StateTampered(
                 f"{v.label}: governance state disagrees with the audit trail: "
