@@ -322,8 +322,10 @@ def _inspect(home: Path, kinds: tuple[str, ...], count: int) -> dict[str, Any]:
             for d in s.scalars(select(Deployment).where(Deployment.state == "active"))
         }
     chain = gov.audit_verify("aud")
-    if not chain.ok:
+    if not chain.chain.ok:
         problems.append(f"audit chain broken at seq {chain.first_bad_seq}: {chain.problem}")
+    for d in chain.disagreements:  # a crash must never leave a table the trail does not support
+        problems.append(f"state disagrees with the audit trail: {d.describe()}")
     serving = 0
     targets_dir = gov.ports["deployer"].serving_root
     for status_file in sorted(Path(targets_dir).glob("*/status.json")):

@@ -183,11 +183,12 @@ def request_approval(
     free_text(note, "--note")
     with gov.store.read() as s:
         gov.authorize(s, actor, Action.REQUEST_APPROVAL)
-        gov.version(s, model, version)
+        gov.check_against_trail(s, gov.version(s, model, version), locked=False)
     sweep(gov, actor, model, version)
     with gov.store.transaction() as s:
         gov.authorize(s, actor, Action.REQUEST_APPROVAL)
         v = gov.version(s, model, version, lock=True)
+        gov.check_against_trail(s, v)
         # The review first: only a serving version can owe one, and it is never in train.
         if v.review_required:
             raise Refused(f"{v.label} needs a risk officer's review first (mlgov monitor ack)")
@@ -308,6 +309,7 @@ def decide(
     with gov.store.read() as s:
         v = gov.version(s, model, version)
         user = gov.user(s, actor)
+        gov.check_against_trail(s, v, locked=False)  # before the sweep writes about it
         may_decide = gov.policy.for_tier(v.risk_tier).approver_role in user.role_names
     if may_decide:
         sweep(gov, actor, model, version)  # records expiry/voiding before deciding
@@ -352,6 +354,7 @@ def _decide(
         with gov.store.transaction() as s:
             v = gov.version(s, model, version, lock=True)
             gov.user(s, actor)
+            gov.check_against_trail(s, v)
             request = latest_request(s, v)
             if request is None:
                 raise Refused(

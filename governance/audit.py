@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from mlgov.governance.clock import isoformat
+from mlgov.governance.clock import as_utc, isoformat
 from mlgov.governance.faults import fault_point
 from mlgov.governance.tables import AuditEvent, AuditHead
 
@@ -76,6 +76,34 @@ def event_hash(event: AuditEvent | Any) -> str:
     ).hexdigest()
 
 
+_TRANSACTION_TIME = "mlgov.audit_time"
+
+
+def _event_time(session: Session, head: AuditHead, at: datetime) -> datetime:
+    """The time an event is stamped with: one time per transaction, never before the
+    previous event's.
+
+    One time per transaction (the first event's) means a cut of the trail by time (`inventory
+    --at`) never falls between two events of one transaction, so it never shows a state that
+    was never committed. Taking the later of that and the predecessor's time keeps the trail
+    monotonic when clocks differ between writers or step back (NTP). The predecessor is read
+    under the head row's lock, so on PostgreSQL a concurrent writer waits for the lock and
+    then reads the committed event before it: two writers cannot both stamp against the same
+    predecessor.
+    """
+    transaction = session.get_transaction()
+    kept = session.info.get(_TRANSACTION_TIME)
+    if kept is not None and kept[0] is transaction:
+        return kept[1]
+    when = as_utc(at)
+    if head.seq:
+        previous = session.scalar(select(AuditEvent.occurred_at).where(AuditEvent.seq == head.seq))
+        if previous is not None and as_utc(previous) > when:
+            when = as_utc(previous)
+    session.info[_TRANSACTION_TIME] = (transaction, when)
+    return when
+
+
 def append_event(
     session: Session,
     *,
@@ -85,13 +113,17 @@ def append_event(
     payload: Mapping[str, Any] | None = None,
     at: datetime,
 ) -> AuditEvent:
-    """Append one event in the caller's transaction. The head row is the lock."""
+    """Append one event in the caller's transaction. The head row is the lock.
+
+    The event's time is `at`, except that times never go backwards along the sequence and
+    every event of one transaction carries the same time (see `_event_time`).
+    """
     head = session.execute(
         select(AuditHead).where(AuditHead.id == 1).with_for_update()
     ).scalar_one()
     event = AuditEvent(
         seq=head.seq + 1,
-        occurred_at=at,
+        occurred_at=_event_time(session, head, at),
         actor=actor,
         action=action,
         subject=subject,

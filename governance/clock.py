@@ -38,7 +38,8 @@ def as_utc(value: datetime) -> datetime:
 
 
 def isoformat(value: datetime) -> str:
-    return as_utc(value).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # Not strftime: glibc's %Y does not pad years before 1000 ("1-01-01T..."); isoformat does.
+    return as_utc(value).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def parse_time(text: str) -> datetime:

@@ -162,6 +162,7 @@ def deploy(
     with gov.store.read() as s:
         gov.authorize(s, actor, Action.DEPLOY)
         v = gov.version(s, model, version)
+        gov.check_against_trail(s, v, locked=False)  # before anything is swept or built
         if v.stage != Stage.TRAIN.value:
             raise Refused(
                 f"{v.label} is in stage {v.stage}: only a version in train is deployed"
@@ -298,6 +299,8 @@ def rollback(
         previous = s.get(Deployment, current.previous_id)
         old_v = s.get(ModelVersion, previous.version_id)
         cur_v = s.get(ModelVersion, current.version_id)
+        # locked: the restored version's state must not change under the check
+        gov.check_against_trail(s, gov.version(s, old_v.model.name, old_v.version, lock=True))
         if old_v.stage == Stage.RETIRE.value:
             raise Refused(f"cannot roll back to {old_v.label}: it is retired")
         if old_v.review_required:

@@ -56,6 +56,10 @@ class UnknownUser(PermissionDenied):
     """The acting user is not registered in the governance database."""
 
 
+class StateTampered(Refused):
+    """A state table says what the audit trail does not: nothing acts on it until resolved."""
+
+
 class IllegalTransition(Refused):
     """A stage move the lifecycle does not allow (e.g. anything out of retire)."""
 

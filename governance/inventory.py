@@ -375,17 +375,36 @@ HANDLERS: dict[str, Handler] = {
 }
 
 
+def cut_seq(events: Iterable[Mapping[str, Any]], at: datetime) -> int:
+    """The last event sequence number stamped at or before `at` (0: none).
+
+    The inventory at `at` is the state after that event, so it is always a prefix of the
+    trail. Events of one transaction share one time (audit.append_event), so a prefix cut by
+    time never holds half a transaction.
+    """
+    at = as_utc(at)
+    return max((int(e["seq"]) for e in events if _when(e["time"]) <= at), default=0)
+
+
 def replay_inventory(
     events: Iterable[Mapping[str, Any]], policy: Policy, at: datetime
 ) -> list[dict[str, Any]]:
     """The inventory as it stood at `at`, from audit events (as `event_dict` gives them, or
-    as `mlgov audit export` writes them) in sequence order; events after `at` are ignored."""
-    at = as_utc(at)
+    as `mlgov audit export` writes them) in sequence order: the events up to the last
+    sequence number stamped at or before `at` (see `cut_seq`), the rest ignored."""
+    events = list(events)
+    return _replay_upto(events, policy, cut_seq(events, at), at)
+
+
+def _replay_upto(
+    events: Iterable[Mapping[str, Any]], policy: Policy, last_seq: int, at: datetime
+) -> list[dict[str, Any]]:
     replay = _Replay(policy)
     for event in events:
-        if _when(event["time"]) <= at:
-            replay.apply(event)
-    return replay.rows(at)
+        if int(event["seq"]) > last_seq:
+            break
+        replay.apply(event)
+    return replay.rows(as_utc(at))
 
 
 # --- the service call ----------------------------------------------------------------------
@@ -408,5 +427,9 @@ def inventory(
                     f"--at {isoformat(at)} is in the future: the inventory is known up to now "
                     f"({isoformat(now)})"
                 )
-            rows = replay_inventory((event_dict(e) for e in iter_events(s)), gov.policy, at)
+            last_seq = s.scalar(
+                select(func.max(AuditEvent.seq)).where(AuditEvent.occurred_at <= at)
+            )
+            events = (event_dict(e) for e in iter_events(s))
+            rows = _replay_upto(events, gov.policy, last_seq or 0, at)
     return [r for r in rows if wanted is None or r["stage"] == wanted]

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from mlgov.governance import checkpoints, operations
+from mlgov.governance import checkpoints, implied_state, operations
 from mlgov.governance.errors import BadInput, NotFound
 from mlgov.governance.fingerprints import compare_fingerprints
 from mlgov.governance.lifecycle import Stage
@@ -306,6 +306,38 @@ def _fix(gov: Governance, registry: Any, finding: Finding) -> None:
             registry.clear_legacy_stage(finding.model, finding.version)
 
 
+def _unsupported_by_trail(gov: Governance, findings: list[Finding]) -> list[Finding]:
+    """Never mirror into MLflow a state the audit trail does not support: a fixable finding
+    about a version (or, for aliases, any version of its model) whose stored state disagrees
+    with the trail is made unfixable, and the disagreement reported as its own finding."""
+    blocked: dict[tuple[str, str], str] = {}
+    with gov.store.read() as s:
+        for f in findings:
+            if not f.fixable:
+                continue
+            stmt = select(ModelVersion).join(Model).where(Model.name == f.model)
+            if f.kind != "alias_changed":
+                stmt = stmt.where(ModelVersion.version == f.version)
+            for v in s.scalars(stmt):
+                key = (f.model, v.version)
+                if key not in blocked:
+                    blocked[key] = implied_state.summary(implied_state.version_disagreements(s, v))
+                if blocked[key]:
+                    f.fixable = False
+    return [
+        Finding(
+            "state_disagrees_with_trail",
+            model,
+            version,
+            "governance state disagrees with the audit trail: run `mlgov audit verify` "
+            f"(not mirrored into MLflow: {why})",
+            False,
+        )
+        for (model, version), why in blocked.items()
+        if why
+    ]
+
+
 def reconcile(
     gov: Governance,
     actor: str,
@@ -324,6 +356,7 @@ def reconcile(
     if any(o["outcome"] != "running" for o in settled):
         checkpoints.checkpoint_after_commit(gov)
     findings = _findings(gov, registry, check_artifacts=check_artifacts)
+    findings += _unsupported_by_trail(gov, findings)
     if fix:
         done_alias_models: set[str] = set()
         for f in findings:

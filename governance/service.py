@@ -16,7 +16,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from mlgov.governance import audit, checkpoints, operations, validate
+from mlgov.governance import audit, checkpoints, implied_state, operations, validate
 from mlgov.governance.clock import Clock, SystemClock
 from mlgov.governance.errors import (
     BadInput,
@@ -24,6 +24,7 @@ from mlgov.governance.errors import (
     GateRefused,
     NotFound,
     PermissionDenied,
+    StateTampered,
     UnknownUser,
 )
 from mlgov.governance.faults import fault_point
@@ -457,13 +458,16 @@ class Governance:
         sweeps = self.gates.sweeps_for(target)
         if sweeps:  # they record what is due, so only for an actor who may make this move
             with self.store.read() as s:
-                self._authorize_move(s, actor, self.version(s, model, version), target)
+                v = self.version(s, model, version)
+                self._authorize_move(s, actor, v, target)
+                self.check_against_trail(s, v, locked=False)  # before a sweep writes about it
             for sweep in sweeps:
                 sweep(self, actor, model, str(version))
         options = dict(options or {})
 
         def precheck(s: Session, v: ModelVersion) -> None:
             self._authorize_move(s, actor, v, target)
+            self.check_against_trail(s, v)
             check_move(Stage(v.stage), target)
 
         prepared = options.get("prepared")
@@ -518,6 +522,7 @@ class Governance:
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         with self.store.transaction() as s:
             v = self.version(s, model, version, lock=True)
+            self.check_against_trail(s, v)
             current = Stage(v.stage)
             self._authorize_move(s, actor, v, target)
             check_move(current, target)
@@ -677,12 +682,47 @@ class Governance:
             self.authorize(s, actor, Action.READ)
             return [audit.event_dict(e) for e in s.scalars(stmt)]
 
-    def audit_verify(self, actor: str, *, head: str | None = None) -> audit.ChainReport:
+    def audit_verify(
+        self, actor: str, *, head: str | None = None
+    ) -> implied_state.AuditVerifyReport:
+        """The chain check, then the state tables against the state the chain implies."""
         if head is not None and (len(head) != 64 or any(c not in "0123456789abcdef" for c in head)):
             raise BadInput("--head must be a 64-character lowercase hex SHA-256")
         with self.store.read() as s:
+            implied_state.one_snapshot(s)
             self.authorize(s, actor, Action.VERIFY_AUDIT)
-            return audit.verify_chain(s, expected_head=head)
+            chain = audit.verify_chain(s, expected_head=head)
+            found = implied_state.disagreements(s)
+        return implied_state.AuditVerifyReport(chain, tuple(found))
+
+    def state_disagreements(self, actor: str) -> list[implied_state.Disagreement]:
+        """The state tables against the chain alone (`audit verify --checkpoints` adds it)."""
+        with self.store.read() as s:
+            implied_state.one_snapshot(s)
+            self.authorize(s, actor, Action.VERIFY_AUDIT)
+            return implied_state.disagreements(s)
+
+    def check_against_trail(self, s: Session, v: ModelVersion, *, locked: bool = True) -> None:
+        """Refuse to act on a version whose stored state the audit trail does not support.
+
+        Every writer of a version's state holds its row lock, so under the lock the events and
+        the rows read consistently. Without it (`locked=False`: a read before a sweep or a
+        build) PostgreSQL's READ COMMITTED reads each statement at its own snapshot, and a
+        move committing between the events query and the rows query would look like a
+        disagreement: one found there is checked again under the lock before it counts.
+        """
+        found = implied_state.version_disagreements(s, v)
+        if found and not locked:
+            with self.store.transaction() as w:
+                found = implied_state.version_disagreements(
+                    w, self.version(w, v.model.name, v.version, lock=True)
+                )
+        if found:
+            raise StateTampered(
+                f"{v.label}: governance state disagrees with the audit trail: "
+                + implied_state.summary(found),
+                hint=implied_state.HINT + " to list every disagreeing row",
+            )
 
     def audit_export(self, actor: str, out: Path) -> dict[str, Any]:
         if not out.parent.is_dir():

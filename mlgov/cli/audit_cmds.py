@@ -62,14 +62,29 @@ def audit_verify(head, checkpoint_file, public_keys, fmt) -> None:
     if public_keys:
         raise click.UsageError("--public-key needs --checkpoints")
     report = gov().audit_verify(actor(), head=head)
+    chain = report.chain
     if fmt != "table":
         emit_object(report.to_dict(), fmt)
-    elif report.ok:
-        click.echo(f"audit chain OK: {report.events} events, head {report.head_hash}")
     else:
-        click.echo(f"audit chain BROKEN at seq {report.first_bad_seq}: {report.problem}", err=True)
+        if chain.ok:
+            click.echo(f"audit chain OK: {chain.events} events, head {chain.head_hash}")
+        else:
+            click.echo(
+                f"audit chain BROKEN at seq {chain.first_bad_seq}: {chain.problem}", err=True
+            )
+        _echo_disagreements(report.disagreements)
     if not report.ok:
         raise click.exceptions.Exit(1)
+
+
+def _echo_disagreements(found) -> None:
+    """Every state table value the audit trail does not support, one line each."""
+    if not found:
+        click.echo("state tables agree with the audit trail")
+        return
+    click.echo(f"state tables DISAGREE with the audit trail: {len(found)} value(s)", err=True)
+    for d in found:
+        click.echo(f"  {d.describe()}", err=True)
 
 
 def _verify_checkpoints(file: Path, public_keys: list[Path], fmt: str) -> None:
@@ -78,8 +93,9 @@ def _verify_checkpoints(file: Path, public_keys: list[Path], fmt: str) -> None:
     st = state()
     keys = public_keys or list(st.settings.verify_key_files())
     report = verify_checkpoints(gov(), actor(), file, keys)
+    found = gov().state_disagreements(actor())
     if fmt != "table":
-        emit_object(report.to_dict(), fmt)
+        emit_object(report.to_dict() | {"state_disagreements": [d.to_dict() for d in found]}, fmt)
     elif report.ok:
         click.echo(
             f"audit chain OK: {report.chain.events} events, head {report.chain.head_hash}; "
@@ -105,7 +121,9 @@ def _verify_checkpoints(file: Path, public_keys: list[Path], fmt: str) -> None:
             click.echo(f"  {line}{p.problem}", err=True)
         if len(others) > 20:
             click.echo(f"  ... and {len(others) - 20} more", err=True)
-    if not report.ok:
+    if fmt == "table":
+        _echo_disagreements(found)
+    if not report.ok or found:
         raise click.exceptions.Exit(1)
 
 

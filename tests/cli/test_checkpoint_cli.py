@@ -123,7 +123,9 @@ def test_verify_catches_a_rehashed_chain(keyed, home, operation, at):
     store = Store(f"sqlite:///{home / 'governance.db'}")
     first_wrong = tampering.tamper(store, operation, at, recompute=True)
     store.engine.dispose()
-    assert keyed("audit", "verify").exit_code == 0  # the plain chain is fooled
+    # the plain chain is fooled (what the tampering did to the state tables' support may
+    # still be reported after it: see tests/security/test_state_tampering.py)
+    assert "audit chain OK" in keyed("audit", "verify").stdout
     # checkpoints: after `init --keys` and after the retire; nothing vouches for less
     vouched = max([s for s in _seqs(_cp_file(home)) if s < first_wrong], default=0)
     result = keyed("audit", "verify", "--checkpoints", str(_cp_file(home)), user="u_aud")

@@ -178,7 +178,11 @@ def test_audit_verify_cli_detects_tamper_and_truncation(mlgov, home, tmp_path):
             {"s": last - 1},
         )
     engine.dispose()
-    assert mlgov("audit", "verify").exit_code == 0
+    plain = mlgov("audit", "verify")
+    assert "audit chain OK" in plain.stdout  # the chain alone cannot see a cut tail...
+    # ...but the cut event moved credit/3 to deploy: the table no longer has its support
+    assert plain.exit_code == 1
+    assert "credit/3: stage is 'deploy', the audit trail says 'train'" in plain.stderr
     result = mlgov("audit", "verify", "--head", head)
     assert result.exit_code == 1 and f"seq {last}" in result.output
 

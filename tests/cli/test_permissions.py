@@ -54,6 +54,8 @@ MATRIX = [
 def more_state(home, fake_registry):
     """On top of the seed: credit/2's pending approval request, credit/3 serving on target
     'scoring' with a review required, and credit/4 in train without a request."""
+    from sqlalchemy import select
+
     from mlgov.governance import approvals
     from mlgov.governance.ports import RegisteredVersion
     from mlgov.governance.service import Governance
@@ -95,6 +97,25 @@ def more_state(home, fake_registry):
                 deployed_at=gov.now(),
                 deployed_by="u_eng",
             )
+        )
+        s.flush()
+        # The events these rows need: audit verify (and every move) refuses state the trail
+        # does not support. A rollback event is the one that makes a deployment active on
+        # its own (credit/3 is already in deploy, so no stage change can carry it).
+        d = s.scalar(select(Deployment))
+        gov.audit(
+            s,
+            "u_ro",
+            "health.change",
+            "model:credit/3",
+            {"from": "ok", "to": "ok", "actions": ["require_review"]},
+        )
+        gov.audit(
+            s,
+            "u_eng",
+            "deployment.rollback",
+            "model:credit/3",
+            {"target": "scoring", "deployment_id": d.id, "from_version": None, "to_version": "3"},
         )
     gov.store.engine.dispose()
 

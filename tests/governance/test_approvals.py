@@ -9,6 +9,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from mlgov.governance import approvals, cards
 from mlgov.governance.errors import (
@@ -265,6 +266,21 @@ def test_concurrent_approvals_count_exactly(tmp_path):
                 state="pending",
                 expires_at=gov.now().replace(year=2100),
             )
+        )
+        s.flush()
+        # The events the real moves would write: state the trail does not support is refused.
+        request_id = s.scalar(select(ApprovalRequest.id))
+        gov.audit(s, "ds1", "stage.change", "model:credit/1", {"from": "develop", "to": "train"})
+        gov.audit(
+            s,
+            "ds1",
+            "approval.request",
+            "model:credit/1",
+            {
+                "request_id": request_id,
+                "snapshot_hash": snapshot_hash(snap),
+                "approvals_required": 3,
+            },
         )
     approvers = ["ro0", "ro1", "ro2", "ro3"] * 3  # each distinct approver three times
     gov.store.engine.dispose()  # children open their own connections

@@ -83,7 +83,7 @@ def test_truncated_tail_detected_with_head(busy):
         "UPDATE audit_head SET seq = :s, hash = (SELECT hash FROM audit_events WHERE seq = :s)",
         s=last - 2,
     )
-    assert busy.audit_verify("aud").ok  # undetectable without an outside head
+    assert busy.audit_verify("aud").chain.ok  # undetectable without an outside head
     report = busy.audit_verify("aud", head=head)
     assert not report.ok and "truncated" in report.problem
     assert report.first_bad_seq == last - 1

@@ -404,7 +404,7 @@ def test_insider_tampering_bypasses_constraints_and_is_still_detected(
     at = 1 if operation == "truncate" else 3
     tampering.tamper(gov.store, operation, at, recompute=recompute)
     plain = gov.audit_verify("aud")
-    assert plain.ok is recompute  # a careful insider fools the plain chain...
+    assert plain.chain.ok is recompute  # a careful insider fools the plain chain...
     assert not gov.audit_verify("aud", head=head).ok  # ...but not an outside head
     # The guards are back for everyone else once the insider is done.
     why = _refused(gov.store, _sql("UPDATE model_versions SET stage = 'production'"))
