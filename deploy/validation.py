@@ -128,9 +128,15 @@ def parse_json_body(body: bytes) -> Any:
         return json.loads(body)
     except RecursionError:
         raise RequestRejected("body JSON is nested too deeply") from None
-    except (UnicodeDecodeError, ValueError):
-        # ValueError covers bad JSON and integers longer than Python's digit limit.
+    except (UnicodeDecodeError, json.JSONDecodeError):
         raise RequestRejected("body is not valid JSON") from None
+    except ValueError:
+        # Valid JSON, but an integer literal past Python's digit limit: no feature type
+        # (at most a double, 309 digits) could accept it, so say that rather than "not JSON".
+        raise RequestRejected(
+            f"body has an integer literal longer than {sys.get_int_max_str_digits()} digits: "
+            "no feature accepts a number that long"
+        ) from None
 
 
 def validate_records(

@@ -71,7 +71,7 @@ def free_text(value: str | None, what: str, *, required: bool = False) -> str | 
         raise BadInput(f"{what} contains a NUL character")
     if len(value) > MAX_TEXT:
         raise BadInput(f"{what} is longer than {MAX_TEXT} characters")
-    if _LINE_BREAKING.search(value):
+    if LINE_BREAKING.search(value):
         # A newline or escape in a one-line field can forge rows in table output.
         raise BadInput(
             f"{what} contains a control, line-separator or bidi-override character; "
@@ -81,7 +81,7 @@ def free_text(value: str | None, what: str, *, required: bool = False) -> str | 
 
 
 # C0 controls (tab and newline included), DEL, C1, U+2028/2029, bidi embeddings/overrides/isolates.
-_LINE_BREAKING = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+LINE_BREAKING = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
 def _ip_of(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
