@@ -50,6 +50,15 @@ def clock() -> FixedClock:
 BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("MLGOV_TEST_PG_URL") else [])
 
 
+def pytest_report_header(config: pytest.Config) -> str:
+    if "postgresql" in BACKENDS:
+        return "governance store backends: sqlite, postgresql (MLGOV_TEST_PG_URL)"
+    return (
+        "governance store backends: sqlite only; the PostgreSQL variants are not collected "
+        "(set MLGOV_TEST_PG_URL, e.g. to what .ci/postgres.sh prints, to run them)"
+    )
+
+
 def _fresh_postgres(url: str) -> Store:
     from sqlalchemy import text
 

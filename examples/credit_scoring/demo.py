@@ -59,14 +59,17 @@ class Demo:
         elapsed = time.monotonic() - self.started
         print(f"\n[{self.step_no:2d} | {elapsed:5.1f}s] {who}: {text}", flush=True)
 
-    def mlgov(self, user: str, *args: str, expect: int = 0, quiet: bool = False) -> str:
+    def mlgov(
+        self, user: str, *args: str, expect: int = 0, quiet: bool = False, echo: bool = True
+    ) -> str:
         """Run one mlgov command in-process, as `user`; check its exit code."""
         from click.testing import CliRunner
 
         from mlgov.cli.main import cli
 
         line = "mlgov --user " + user + " " + " ".join(shlex.quote(a) for a in args)
-        print(f"    $ {line}", flush=True)
+        if echo:
+            print(f"    $ {line}", flush=True)
         result = CliRunner().invoke(cli, ["--user", user, *args], catch_exceptions=False)
         output = result.output.rstrip()
         if output and not quiet:
@@ -75,8 +78,9 @@ class Demo:
             raise DemoFailed(f"`{line}` exited {result.exit_code}, expected {expect}")
         return result.stdout
 
-    def json(self, user: str, *args: str, expect: int = 0) -> object:
-        return json.loads(self.mlgov(user, *args, "--format", "json", expect=expect, quiet=True))
+    def json(self, user: str, *args: str, expect: int = 0, echo: bool = True) -> object:
+        out = self.mlgov(user, *args, "--format", "json", expect=expect, quiet=True, echo=echo)
+        return json.loads(out)
 
     def check(self, condition: bool, what: str) -> None:
         if not condition:
@@ -214,8 +218,9 @@ def run(demo: Demo, port: int) -> None:
     )
     try:
         deadline = time.monotonic() + 150
+        print(f"    (polling `mlgov models show {MODEL} 2` until the version is in evaluate)")
         while time.monotonic() < deadline:
-            if d.json("aud", "models", "show", MODEL, "2")["stage"] == "evaluate":
+            if d.json("aud", "models", "show", MODEL, "2", echo=False)["stage"] == "evaluate":
                 break
             if server.poll() is not None:
                 raise DemoFailed(f"mlgov serve exited; see {log}")

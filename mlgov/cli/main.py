@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import traceback
 from typing import Any
@@ -12,6 +13,7 @@ from mlgov.cli.context import CliState
 from mlgov.governance.errors import MlgovError
 
 VERSION = "0.1.0"
+EXIT_CLOSED_PIPE = 141  # 128 + SIGPIPE, what git and the shell report for a closed pipe
 
 
 class MlgovGroup(click.Group):
@@ -38,6 +40,8 @@ class MlgovGroup(click.Group):
             return super().invoke(ctx)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
+        except BrokenPipeError:
+            _end_on_closed_pipe()  # the reader stopped (`| head`): not an error of ours
         except MlgovError as exc:
             click.echo(f"mlgov: error: {exc}", err=True)
             ctx.exit(exc.exit_code)
@@ -53,6 +57,18 @@ class MlgovGroup(click.Group):
             ctx.exit(1)
         finally:
             _show_warnings(ctx)
+
+
+def _end_on_closed_pipe() -> None:
+    """End quietly, as git does, when the reader of stdout went away (`mlgov audit log | head`).
+
+    stdout is pointed at /dev/null first so the interpreter's final flush cannot raise again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass  # no real file descriptor (e.g. a test runner's buffer): nothing left to flush
+    sys.exit(EXIT_CLOSED_PIPE)
 
 
 def _show_warnings(ctx: click.Context) -> None:
