@@ -48,6 +48,14 @@ class Refused(MlgovError):
     exit_code = 1
 
 
+class ProblemsFound(Refused):
+    """A check or a batch ran to the end and found problems, already reported in its output
+    (a broken chain, unmet conditions, failed items): exit 1 with nothing more to say."""
+
+    def __init__(self) -> None:
+        super().__init__("")
+
+
 class PermissionDenied(Refused):
     """The acting user lacks the role for this action."""
 
@@ -70,6 +78,13 @@ class Conflict(Refused):
 
 class ExternalError(Refused):
     """An outside system (MLflow, BentoML, a server) failed or refused; nothing was recorded."""
+
+
+class Unavailable(ExternalError):
+    """A system mlgov depends on could not be reached (down, unreachable, busy); nothing was
+    recorded. Its own exit code, so a scheduled job can retry instead of raising an alert."""
+
+    exit_code = 3
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from mlgov.governance.errors import ExternalError, NotInitialized
+from mlgov.governance.errors import ExternalError, NotInitialized, Unavailable
 
 # The newest migration in governance/migrations/versions (a test keeps them in step).
 SCHEMA_HEAD = "0006"
@@ -62,9 +62,8 @@ class Store:
                 with session.begin():
                     yield session
             except OperationalError as exc:
-                raise ExternalError(
-                    f"governance database {self.display_url} failed: {exc.orig}"
-                ) from exc
+                what = f"governance database {self.display_url} failed"
+                raise database_failure(exc, what) from exc
 
     @contextmanager
     def read(self) -> Iterator[Session]:
@@ -83,8 +82,8 @@ class Store:
                     return None
                 return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
         except OperationalError as exc:
-            raise ExternalError(
-                f"cannot open governance database {self.display_url}: {exc.orig}"
+            raise database_failure(
+                exc, f"cannot open governance database {self.display_url}"
             ) from exc
 
     def check_current(self) -> None:
@@ -123,3 +122,15 @@ class Store:
 
 def _versions_dir() -> Path:
     return Path(__file__).resolve().parent / "migrations" / "versions"
+
+
+# SQLite reports a schema problem with the same exception class as a busy or missing file.
+_SCHEMA_PROBLEMS = ("no such table", "no such column", "syntax error", "has no column")
+
+
+def database_failure(exc: OperationalError, what: str) -> ExternalError:
+    """Unavailable (exit 3: retry later) unless the database answered with a schema problem."""
+    reason = str(exc.orig)
+    if any(p in reason.lower() for p in _SCHEMA_PROBLEMS):
+        return ExternalError(f"{what}: {reason}")
+    return Unavailable(f"{what}: {reason}")

@@ -6,7 +6,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from mlgov.governance.errors import BadInput, ExternalError, MlgovError, NotFound
+from mlgov.governance.errors import BadInput, ExternalError, MlgovError, NotFound, Unavailable
 
 _NOT_FOUND_CODES = frozenset({"RESOURCE_DOES_NOT_EXIST", "NOT_FOUND"})
 _BAD_INPUT_CODES = frozenset({"INVALID_PARAMETER_VALUE", "BAD_REQUEST"})
@@ -75,7 +75,7 @@ def translate(
     exc: BaseException, action: str, uri: str, *, not_found: str | None = None
 ) -> MlgovError:
     if is_connection_failure(exc):
-        return ExternalError(
+        return Unavailable(
             f"MLflow tracking server at {uri} is unreachable while trying to {action}",
             hint="check MLFLOW_TRACKING_URI and that the server is running",
         )

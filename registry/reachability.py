@@ -6,7 +6,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-from mlgov.governance.errors import BadInput, ExternalError
+from mlgov.governance.errors import BadInput, ExternalError, Unavailable
 from mlgov.registry.locations import sqlite_path
 from mlgov.registry.names import redact_uri
 
@@ -44,12 +44,14 @@ def _probe_health(tracking_uri: str, shown: str, timeout: float) -> None:
         status = exc.code
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
-        raise ExternalError(
+        raise Unavailable(
             f"MLflow tracking server at {shown} is unreachable ({reason})",
             hint="check MLFLOW_TRACKING_URI and that the server is running",
         ) from exc
     if status != 200:
-        raise ExternalError(
+        # 502/503/504: a proxy or the server says "not now"; anything else is not MLflow.
+        failure = Unavailable if status in (502, 503, 504) else ExternalError
+        raise failure(
             f"MLflow tracking server at {shown} answered HTTP {status} to /health",
             hint="check MLFLOW_TRACKING_URI points at an MLflow server",
         )

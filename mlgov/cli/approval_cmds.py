@@ -6,6 +6,7 @@ import click
 
 from mlgov.cli.context import actor, gov
 from mlgov.cli.output import emit_object, emit_rows, format_option
+from mlgov.governance.errors import ProblemsFound
 
 REQUEST_COLUMNS = [
     "id",
@@ -83,7 +84,7 @@ def approvals_verify(model, version, fmt) -> None:
         for problem in result["problems"]:
             click.echo(f"{model}/{version}: {problem}", err=True)
     if not result["ok"]:
-        raise click.exceptions.Exit(1)
+        raise ProblemsFound
 
 
 def _decide(model, version, approve, text, fmt) -> None:

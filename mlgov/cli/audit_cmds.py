@@ -8,6 +8,7 @@ import click
 
 from mlgov.cli.context import actor, gov, state
 from mlgov.cli.output import emit_object, emit_rows, format_option
+from mlgov.governance.errors import ProblemsFound
 
 EVENT_COLUMNS = ["seq", "time", "actor", "action", "subject", "payload"]
 
@@ -74,7 +75,7 @@ def audit_verify(head, checkpoint_file, public_keys, fmt) -> None:
             )
         _echo_disagreements(report.disagreements)
     if not report.ok:
-        raise click.exceptions.Exit(1)
+        raise ProblemsFound
 
 
 def _echo_disagreements(found) -> None:
@@ -124,7 +125,7 @@ def _verify_checkpoints(file: Path, public_keys: list[Path], fmt: str) -> None:
     if fmt == "table":
         _echo_disagreements(found)
     if not report.ok or found:
-        raise click.exceptions.Exit(1)
+        raise ProblemsFound
 
 
 @audit.command("checkpoint")

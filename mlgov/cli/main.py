@@ -43,7 +43,8 @@ class MlgovGroup(click.Group):
         except BrokenPipeError:
             _end_on_closed_pipe()  # the reader stopped (`| head`): not an error of ours
         except MlgovError as exc:
-            click.echo(f"mlgov: error: {exc}", err=True)
+            if str(exc):  # ProblemsFound has printed its findings already
+                click.echo(f"mlgov: error: {exc}", err=True)
             ctx.exit(exc.exit_code)
         except Exception as exc:  # noqa: BLE001 - the one place that catches everything
             st = ctx.find_object(CliState)

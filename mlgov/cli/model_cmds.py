@@ -6,6 +6,7 @@ import click
 
 from mlgov.cli.context import actor, gov
 from mlgov.cli.output import emit_object, emit_rows, format_option
+from mlgov.governance.errors import ProblemsFound
 
 VERSION_COLUMNS = ["model", "version", "stage", "health", "risk_tier", "owner", "last_activity_at"]
 
@@ -83,7 +84,7 @@ def promote(model, version, to, reason, check, fmt) -> None:
         unmet = g.gate_preview(actor(), model, version, to)
         emit_rows(unmet, ["check", "message"], fmt)
         if unmet:
-            raise click.exceptions.Exit(1)
+            raise ProblemsFound
         return
     result = g.promote(actor(), model, version, to, reason=reason)
     if fmt == "table":
@@ -177,7 +178,7 @@ def _retire_stale(days, only_model, dry_run, yes, include_serving, fmt) -> None:
                 err=True,
             )
     if result["failed"]:
-        raise click.exceptions.Exit(1)
+        raise ProblemsFound
 
 
 @models.command("card")
@@ -283,7 +284,7 @@ def reconcile(fix, skip_artifacts, fmt) -> None:
                 f"{result['remaining']} remaining"
             )
     if result["remaining"]:
-        raise click.exceptions.Exit(1)
+        raise ProblemsFound
 
 
 COMMANDS = [register, models, promote, retire, reconcile]

@@ -8,6 +8,7 @@ import click
 
 from mlgov.cli.context import actor, gov
 from mlgov.cli.output import emit_object, emit_rows, format_option
+from mlgov.governance.errors import ProblemsFound
 
 HISTORY_COLUMNS = [
     "result_id",
@@ -132,7 +133,7 @@ def monitor_run(model, fmt) -> None:
             fmt,
         )
     if result["failed"]:
-        raise click.exceptions.Exit(1)
+        raise ProblemsFound
 
 
 @monitor.command("history")

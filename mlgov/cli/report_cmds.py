@@ -9,6 +9,7 @@ import click
 
 from mlgov.cli.context import actor, gov
 from mlgov.cli.output import emit_object, emit_rows, format_option
+from mlgov.governance.errors import ProblemsFound
 
 TABLE_COLUMNS = [
     "model",
@@ -146,7 +147,7 @@ def report_verify(directory: str, with_audit: bool, fmt: str) -> None:
         counts = ", ".join(f"{len(result[k])} {k}" for k in ("changed", "missing", "added"))
         click.echo(f"evidence pack {directory} NOT verified: {counts}", err=True)
     if not result["ok"]:
-        raise click.exceptions.Exit(1)
+        raise ProblemsFound
 
 
 COMMANDS = [inventory, report]

@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from mlgov.governance.errors import BadInput, ExternalError, NotFound
+from mlgov.governance.errors import BadInput, ExternalError, NotFound, Unavailable
 from mlgov.registry.mlflow_registry import MlflowRegistry
 
 pytestmark = pytest.mark.slow
@@ -158,9 +158,9 @@ def test_an_unreachable_server_fails_fast_naming_the_uri():
     registry = MlflowRegistry(uri)
 
     started = time.monotonic()
-    with pytest.raises(ExternalError, match=f"{uri}.*unreachable"):
+    with pytest.raises(Unavailable, match=f"{uri}.*unreachable"):
         registry.register("credit", run_id=uuid.uuid4().hex)
-    with pytest.raises(ExternalError, match=f"{uri}.*unreachable"):
+    with pytest.raises(Unavailable, match=f"{uri}.*unreachable"):
         registry.check_reachable()
     assert time.monotonic() - started < 10
 

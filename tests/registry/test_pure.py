@@ -148,7 +148,7 @@ def test_vendor_errors_are_translated_and_bugs_are_not():
         RESOURCE_DOES_NOT_EXIST,
     )
 
-    from mlgov.governance.errors import ExternalError, NotFound
+    from mlgov.governance.errors import ExternalError, NotFound, Unavailable
     from mlgov.registry.mlflow_errors import mlflow_errors
 
     def raising(exc):
@@ -159,7 +159,7 @@ def test_vendor_errors_are_translated_and_bugs_are_not():
         raising(MlflowException("x", error_code=RESOURCE_DOES_NOT_EXIST))
     with pytest.raises(BadInput, match="MLflow refused to read things: bad value"):
         raising(MlflowException("bad value", error_code=INVALID_PARAMETER_VALUE))
-    with pytest.raises(ExternalError, match="http://h:1 is unreachable while trying to read"):
+    with pytest.raises(Unavailable, match="http://h:1 is unreachable while trying to read"):
         raising(MlflowException("API request failed: Max retries exceeded with url"))
     with pytest.raises(ExternalError, match="MLflow at http://h:1 failed to read things: boom"):
         raising(MlflowException("boom", error_code=INTERNAL_ERROR))
