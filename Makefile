@@ -19,8 +19,10 @@ install: $(STAMP)
 test: install
 	$(BIN)/pytest
 
+# lint-imports runs outside the source tree: from here, `mlgov` would be the bare mlgov/ folder.
 lint: install
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+	cd / && $(CURDIR)/$(BIN)/lint-imports $(CURDIR)/pyproject.toml
 
 demo: install
 	$(BIN)/python examples/credit_scoring/demo.py
