@@ -12,7 +12,6 @@ import click
 from mlgov.cli.context import CliState
 from mlgov.governance.errors import MlgovError
 
-VERSION = "0.1.0"
 EXIT_CLOSED_PIPE = 141  # 128 + SIGPIPE, what git and the shell report for a closed pipe
 
 
@@ -96,7 +95,7 @@ def _show_warnings(ctx: click.Context) -> None:
     help="Where mlgov keeps its data in embedded mode (default: $MLGOV_HOME, else ./.mlgov).",
 )
 @click.option("--debug", is_flag=True, help="Show tracebacks of internal errors.")
-@click.version_option(VERSION, "--version", prog_name="mlgov", help="Show the version and exit.")
+@click.version_option(package_name="mlgov", prog_name="mlgov", help="Show the version and exit.")
 @click.pass_context
 def cli(ctx: click.Context, user: str | None, policy: str | None, home: str | None, debug: bool):
     """mlgov: governance of the whole life of AI models.
