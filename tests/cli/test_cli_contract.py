@@ -217,3 +217,13 @@ def test_monitor_drift_cross_check_reaches_the_service(mlgov, monkeypatch):
     )
     assert result.exit_code == 1 and "cross-check failed" in result.output
     assert seen["cross_check"] is True
+
+
+def test_version_comes_from_the_package_metadata():
+    from importlib.metadata import version
+
+    from click.testing import CliRunner
+
+    result = CliRunner().invoke(cli, ["--version"])
+    assert result.exit_code == 0
+    assert result.output.strip() == f"mlgov, version {version('mlgov')}"

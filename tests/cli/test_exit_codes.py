@@ -53,11 +53,3 @@ def test_no_command_chooses_its_own_exit_code():
             if isinstance(node, ast.Attribute) and node.attr in ("Exit", "exit"):
                 offenders.append(f"{path.name}:{node.lineno}")
     assert not offenders, f"exit codes chosen outside the catch site: {offenders}"
-
-
-def test_version_comes_from_the_package_metadata():
-    from importlib.metadata import version
-
-    result = CliRunner().invoke(cli, ["--version"])
-    assert result.exit_code == 0
-    assert result.output.strip() == f"mlgov, version {version('mlgov')}"
