@@ -10,7 +10,7 @@ model into BentoML and building a Bento, because that happens before a deploy's 
 begins and is no part of the crash protocol (tests/deploy exercise it for real).
 
 Each trial is a forked child (the parent imported everything but never opens a store), killed
-either by itself at a named point (MLGOV_FAULT=<point>, MLGOV_FAULT_MODE=kill) or by the parent
+either by itself at a named point (faults.arm(point, kill=True) in the child) or by the parent
 after a random delay within the move's measured duration. Every transition acts on its own
 model, so one reconcile at the end settles all the crashed operations at once. Then:
 
@@ -59,8 +59,6 @@ FOREIGN_ENV = (
     "MLGOV_SIGNING_KEY",
     "MLGOV_CHECKPOINT_SINKS",
     "MLGOV_VERIFY_KEY",
-    "MLGOV_FAULT",
-    "MLGOV_FAULT_MODE",
     "MLFLOW_TRACKING_URI",
     "MLFLOW_REGISTRY_URI",
     "BENTOML_HOME",
@@ -377,7 +375,7 @@ class Outcome:
 def _in_child(
     fn: Callable[..., Any],
     *args: Any,
-    env: dict[str, str] | None = None,
+    fault: str | None = None,
     kill_after: float | None = None,
     wait_ready: bool = False,
 ) -> Outcome:
@@ -395,7 +393,10 @@ def _in_child(
         try:
             for name in FOREIGN_ENV:  # the drill's home only, whatever the caller pointed at
                 os.environ.pop(name, None)
-            os.environ.update(env or {})
+            if fault is not None:  # the child SIGKILLs itself there
+                from mlgov.governance import faults
+
+                faults.arm(fault, kill=True)
             payload = {"result": fn(*args)}
         except BaseException as exc:  # noqa: BLE001 - reported to the parent
             payload, code = {"error": f"{type(exc).__name__}: {exc}"}, 1
@@ -511,8 +512,7 @@ def run_drill(
             model = _model_name(kind, i)
             if i <= len(named):
                 point = named[i - 1]
-                env = {"MLGOV_FAULT": point, "MLGOV_FAULT_MODE": "kill"}
-                outcome = _in_child(_move, home, kind, model, env=env, wait_ready=True)
+                outcome = _in_child(_move, home, kind, model, fault=point, wait_ready=True)
                 label = point
             else:
                 outcome = _in_child(

@@ -100,7 +100,7 @@ def main() -> None:
         root = Path(tmp)
         policy = root / "policy.toml"
         policy.write_text(POLICY)
-        for var in ("MLGOV_DB_URL", "MLFLOW_TRACKING_URI", "MLGOV_FAULT"):
+        for var in ("MLGOV_DB_URL", "MLFLOW_TRACKING_URI"):
             os.environ.pop(var, None)
         settings = load_settings(user="admin", home=str(root / "home"), policy=str(policy))
         gov = open_governance(settings, initializing=True)

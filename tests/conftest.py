@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from mlgov.governance import faults
 from mlgov.governance.clock import FixedClock
 from mlgov.governance.gates import Gates
 from mlgov.governance.roles import Role
@@ -43,6 +44,13 @@ TEAM = {
 @pytest.fixture
 def clock() -> FixedClock:
     return FixedClock()
+
+
+@pytest.fixture(autouse=True)
+def _no_armed_fault():
+    """A test that arms a fault point (faults.arm) never leaves it armed for the next one."""
+    yield
+    faults.disarm()
 
 
 # The core's tests run on SQLite, and on PostgreSQL too when MLGOV_TEST_PG_URL names an

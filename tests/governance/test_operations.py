@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select, text
 
-from mlgov.governance import approvals, deployments, operations
+from mlgov.governance import approvals, deployments, faults, operations
 from mlgov.governance.drift_checks import record_drift
 from mlgov.governance.errors import Conflict
 from mlgov.governance.faults import InjectedFault
@@ -42,12 +42,13 @@ def mirrored(gov):
 def crash(monkeypatch):
     """Make a fault point behave like SIGKILL: the failed move does not clean up."""
 
-    def at(point: str) -> None:
-        monkeypatch.setenv("MLGOV_FAULT", point)
+    def at(point: str | None) -> None:
+        if point is not None:
+            faults.arm(point)
         monkeypatch.setattr(operations, "settle_failure", lambda gov, run: False)
 
     def over() -> None:
-        monkeypatch.delenv("MLGOV_FAULT", raising=False)
+        faults.disarm()
         monkeypatch.undo()
 
     at.over = over
@@ -58,7 +59,7 @@ def test_a_failed_move_undoes_its_mlflow_writes_and_leaves_no_trace(mirrored, mo
     mirrored.register("ds1", "m", risk_tier="low", purpose="p", run_id="r")
     before = _snapshot(mirrored)
     tags_before = dict(mirrored.registry.tags[("m", "1")])
-    monkeypatch.setenv("MLGOV_FAULT", "after-side-effect")
+    faults.arm("after-side-effect")
     with pytest.raises(InjectedFault):
         mirrored.promote("ds1", "m", "1", "train")
     assert _snapshot(mirrored) == before  # no operation row either
@@ -100,7 +101,7 @@ def test_crash_before_any_outside_write_is_aborted_and_audited(mirrored, crash):
     from mlgov.governance.lifecycle import Stage
 
     mirrored.gates.add_check(Stage.TRAIN, "dies", dies)
-    crash("none")
+    crash(None)  # no fault point: the gate itself dies
     with pytest.raises(InjectedFault):
         mirrored.promote("ds1", "m", "1", "train")
     crash.over()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
+from mlgov.governance import faults
 from mlgov.governance.errors import (
     BadInput,
     Conflict,
@@ -42,7 +43,7 @@ def test_exception_after_stage_update_before_commit_changes_nothing(gov, registe
 @pytest.mark.parametrize("point", ["after-side-effect", "before-commit"])
 def test_named_fault_points_roll_back(gov, registered, monkeypatch, point):
     before = _snapshot(gov)
-    monkeypatch.setenv("MLGOV_FAULT", point)
+    faults.arm(point)
     with pytest.raises(InjectedFault):
         gov.promote("ds1", "credit", "1", "train")
     assert _snapshot(gov) == before

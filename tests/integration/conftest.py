@@ -62,6 +62,12 @@ drift_share = 0.05
 FOREIGN_ENV = ("MLGOV_DB_URL", "MLFLOW_TRACKING_URI", "BENTOML_HOME", "MLGOV_USER")
 SERVER_READY_TIMEOUT_S = 150
 
+# `python -c` with the fault point armed, then the real CLI (sys.argv[1:] are its arguments).
+_ARMED_CLI = (
+    "from mlgov.governance import faults; faults.arm({point!r}, kill=True); "
+    "from mlgov.cli.main import main; main()"
+)
+
 
 # --- ordered steps: in a module with ORDERED_STEPS = True, a failed step skips the rest ------
 
@@ -125,11 +131,20 @@ class Home:
         return json.loads(self.cli(user, *args, "--format", "json", expect=expect).stdout)
 
     def run(
-        self, user: str, *args: str, expect: int | None = 0, timeout: float = 300
+        self,
+        user: str,
+        *args: str,
+        expect: int | None = 0,
+        timeout: float = 300,
+        kill_at: str | None = None,
     ) -> subprocess.CompletedProcess[str]:
-        """`mlgov` as a subprocess (its own BentoML home, like any real invocation)."""
+        """`mlgov` as a subprocess (its own BentoML home, like any real invocation); with
+        `kill_at`, the process SIGKILLs itself at that fault point (armed by this harness)."""
+        launch = ["-m", "mlgov.cli.main"]
+        if kill_at is not None:
+            launch = ["-c", _ARMED_CLI.format(point=kill_at)]
         done = subprocess.run(
-            [sys.executable, "-m", "mlgov.cli.main", "--user", user, *args],
+            [sys.executable, *launch, "--user", user, *args],
             env=self.env(),
             capture_output=True,
             text=True,

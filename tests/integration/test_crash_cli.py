@@ -7,14 +7,12 @@ import json
 import signal
 
 
-def test_killed_promote_is_completed_by_reconcile(home, monkeypatch) -> None:
+def test_killed_promote_is_completed_by_reconcile(home) -> None:
     model = "crashcli"
     version = home.new_version(model)  # card complete, reference recorded, in develop
-    monkeypatch.setenv("MLGOV_FAULT", "before-commit")
-    monkeypatch.setenv("MLGOV_FAULT_MODE", "kill")
-    killed = home.run("dana", "promote", model, version, "--to", "train", expect=None)
-    monkeypatch.delenv("MLGOV_FAULT")
-    monkeypatch.delenv("MLGOV_FAULT_MODE")
+    killed = home.run(
+        "dana", "promote", model, version, "--to", "train", expect=None, kill_at="before-commit"
+    )
     assert killed.returncode == -signal.SIGKILL
     assert home.json("aud", "models", "show", model, version)["stage"] == "develop"
     tags = home.mlflow_client().get_model_version(model, version).tags

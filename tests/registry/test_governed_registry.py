@@ -24,6 +24,7 @@ from click.testing import CliRunner, Result
 from sqlalchemy import create_engine, text
 
 from mlgov.cli.main import cli
+from mlgov.governance import faults
 
 pytestmark = pytest.mark.slow
 
@@ -110,7 +111,7 @@ def mlgov(store, governed_template: Path, tmp_path: Path, monkeypatch) -> Mlgov:
     policy = tmp_path / "policy.toml"
     policy.write_text(POLICY)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", store.uri)
-    for var in ("MLGOV_DB_URL", "MLGOV_POLICY", "MLGOV_USER", "MLGOV_FAULT", "MLGOV_HOME"):
+    for var in ("MLGOV_DB_URL", "MLGOV_POLICY", "MLGOV_USER", "MLGOV_HOME"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setattr(app, "BentoDeployerPort", FakeDeployer)
     monkeypatch.setattr(app, "drift_checker", FakeDriftChecker())
@@ -508,9 +509,9 @@ def test_reconcile_fix_restores_mlflow_and_exits_0_when_only_tags_and_aliases_dr
     # undoes its MLflow writes, so MLflow shows governance state again.
     mlgov.ok("models", "card", model_name, v2, "--file", str(data["card"]))
     mlgov.ok("models", "reference", model_name, v2, str(data["reference"]))
-    monkeypatch.setenv("MLGOV_FAULT", "before-commit")
+    faults.arm("before-commit")
     crashed = mlgov("promote", model_name, v2, "--to", "train")
-    monkeypatch.delenv("MLGOV_FAULT")
+    faults.disarm()
     assert crashed.exit_code == 1 and "injected fault" in crashed.stderr
     assert mlgov.show(model_name, v2)["stage"] == "develop"
     assert mlflow_view(store, model_name) == governed_view
@@ -688,7 +689,7 @@ def test_an_unreachable_tracking_server_fails_fast_naming_the_uri(
     home = tmp_path / "home"
     shutil.copytree(governed_template, home)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    for var in ("MLGOV_DB_URL", "MLGOV_POLICY", "MLGOV_FAULT"):
+    for var in ("MLGOV_DB_URL", "MLGOV_POLICY"):
         monkeypatch.delenv(var, raising=False)
     policy = tmp_path / "policy.toml"
     policy.write_text(POLICY)

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from mlgov.governance import mirror, operations
+from mlgov.governance import faults, mirror, operations
 from mlgov.governance.faults import InjectedFault
 from mlgov.governance.reconcile import reconcile
 from mlgov.governance.tables import Operation
@@ -60,12 +60,12 @@ def sleeper() -> Iterator[int]:
 def _crashed_promote(gov, monkeypatch, *, pid: int, pid_start: int) -> None:
     """m/1's promote to train killed after its MLflow writes, as if by process `pid`."""
     gov.register("ds1", "m", risk_tier="low", purpose="p", run_id="r")
-    monkeypatch.setenv("MLGOV_FAULT", "before-commit")
+    faults.arm("before-commit")
     with monkeypatch.context() as m:  # a killed process cleans nothing up
         m.setattr(operations, "settle_failure", lambda gov, run: False)
         with pytest.raises(InjectedFault):
             gov.promote("ds1", "m", "1", "train")
-    monkeypatch.delenv("MLGOV_FAULT")
+    faults.disarm()
     with gov.store.transaction() as s:
         op = s.scalar(select(Operation))
         op.detail = op.detail | {"pid": pid, "pid_start": pid_start}
