@@ -7,7 +7,7 @@ import secrets
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
-from dataclasses import replace
+from dataclasses import asdict, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,6 +29,12 @@ if TYPE_CHECKING:
     from mlgov.governance.service import Governance
 
 CHECK, MONITOR = "check", "monitor"
+ROW_OVERLAP = "rows_shared_with_reference"
+# A pre-deployment check must be made on data newer than the reference: refused when more than
+# this share of its rows are rows of the reference (or the reference's own share of repeated
+# rows, when higher: data with few distinct rows repeats itself in any sample). A constant
+# until the policy has a key for it.
+MAX_SHARED_ROW_SHARE = 0.5
 
 
 def check_data_file(path: Path, what: str) -> None:
@@ -55,6 +61,7 @@ def record_view(r: DriftRecord, version: ModelVersion) -> dict[str, Any]:
         "health": r.health,
         "columns": tests,
         "quality": r.quality.get("findings", []),
+        ROW_OVERLAP: r.quality.get(ROW_OVERLAP),
         "reference_sha256": r.reference_sha256,
         "reference_rows": r.reference_rows,
         "current_sha256": r.current_sha256,
@@ -67,6 +74,15 @@ def record_view(r: DriftRecord, version: ModelVersion) -> dict[str, Any]:
         "window_start": isoformat(r.window_start) if r.window_start else None,
         "window_end": isoformat(r.window_end) if r.window_end else None,
     }
+
+
+def _quality_record(result: DriftResult) -> dict[str, Any]:
+    """The record's quality column: the findings, and how much of the current data is the
+    reference's own rows (kept here: the reference-self check must not need a migration)."""
+    quality: dict[str, Any] = {"findings": [q.__dict__ for q in result.quality]}
+    if result.row_overlap is not None:
+        quality[ROW_OVERLAP] = asdict(result.row_overlap)
+    return quality
 
 
 def _spec(
@@ -159,7 +175,7 @@ def store_result(
         drift_detected=result.drift_detected,
         health=health,
         columns={"tests": [c.__dict__ for c in result.columns]},
-        quality={"findings": [q.__dict__ for q in result.quality]},
+        quality=_quality_record(result),
         sample=spec.sample,
         seed=spec.seed,
         window_start=window[0] if window else None,
@@ -189,6 +205,7 @@ def store_result(
             "reference_sha256": reference_sha256,
             "current_rows": result.current_rows,
             "health": health,
+            ROW_OVERLAP: record.quality.get(ROW_OVERLAP),
         },
     )
     registry = gov.ports.get("registry")
@@ -311,6 +328,8 @@ def check_predeploy_drift(ctx: MoveContext) -> Iterator[str]:
         yield f"drift check {record.id} was made against another reference dataset: run it again"
     if ref is not None and record.current_sha256 == ref.sha256:
         yield f"drift check {record.id} compared the reference with itself: use newer data"
+    elif ref is not None and record.reference_sha256 == ref.sha256:
+        yield from _reference_rows_reused(record)
     age = ctx.now - record.created_at
     if age > timedelta(days=tier.predeploy_drift_max_age_days):
         yield (
@@ -322,6 +341,25 @@ def check_predeploy_drift(ctx: MoveContext) -> Iterator[str]:
         yield (
             f"drift check {record.id} detected drift in {', '.join(drifted) or 'the data'} "
             f"(share {record.drifted_share:.2f} >= {record.share_threshold:.2f})"
+        )
+
+
+def _reference_rows_reused(record: DriftRecord) -> Iterator[str]:
+    overlap = record.quality.get(ROW_OVERLAP)
+    if overlap is None:  # made by an engine that does not compare rows
+        return
+    if overlap["same_rows"]:
+        yield (
+            f"drift check {record.id} compared the reference with its own rows in another "
+            "order: use newer data"
+        )
+        return
+    limit = max(MAX_SHARED_ROW_SHARE, overlap["reference_duplicated_share"])
+    if overlap["shared_share"] > limit:
+        yield (
+            f"drift check {record.id} compared the reference with data whose rows are "
+            f"{overlap['shared_share']:.0%} the reference's own (at most {limit:.0%} allowed):"
+            " use newer data"
         )
 
 

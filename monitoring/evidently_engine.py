@@ -21,7 +21,7 @@ import math
 import os
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +41,7 @@ from mlgov.monitoring.datasets import (
     sample_indices,
 )
 from mlgov.monitoring.quality import quality_findings
+from mlgov.monitoring.row_fingerprints import frame_row_overlap
 from mlgov.monitoring.schema import align_frames, check_compatible, select_columns
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -293,6 +294,7 @@ class EvidentlyDriftChecker:
             current_rows=len(cur_drift),
             quality=quality,
         )
+        result = replace(result, row_overlap=frame_row_overlap(ref_frame, cur_frame, kinds))
         if html_out is not None:
             _write_atomically(Path(html_out), snapshot.get_html_str(as_iframe=False), "HTML")
         if json_out is not None:
