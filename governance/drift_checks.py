@@ -227,14 +227,16 @@ def record_drift(
     seed: int | None = None,
     engine: str | None = None,
     cross_check: bool = False,
+    overwrite_html: bool = False,
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
-    """`mlgov monitor drift`: compare a dataset with the version's reference and record it."""
+    """`mlgov monitor drift`: compare a dataset with the version's reference and record it.
+    An existing `html_out` is replaced only with `overwrite_html`."""
     check_data_file(current, "current data file")
     if reference is not None:
         check_data_file(reference, "reference file")
-    if html_out is not None and not html_out.parent.is_dir():
-        raise BadInput(f"cannot write {html_out}: directory {html_out.parent} does not exist")
+    if html_out is not None:
+        _check_html_out(html_out, overwrite_html, current, reference)
     with gov.store.read() as s:
         gov.authorize(s, actor, Action.MONITOR)
         v = gov.version(s, model, version)
@@ -288,6 +290,23 @@ def record_drift(
     if html_out is not None and view["report_html"]:
         shutil.copyfile(view["report_html"], html_out)
     return view
+
+
+def _check_html_out(html_out: Path, overwrite: bool, *inputs: Path | None) -> None:
+    """Refused before any work: a report never silently replaces a file, nor ever the data."""
+    if not html_out.parent.is_dir():
+        raise BadInput(f"cannot write {html_out}: directory {html_out.parent} does not exist")
+    if not (html_out.exists() or html_out.is_symlink()):
+        return
+    if not html_out.is_file():
+        raise BadInput(f"--html {html_out} exists and is not a regular file")
+    if any(p is not None and p.exists() and html_out.samefile(p) for p in inputs):
+        raise BadInput(f"--html {html_out} is one of the data files being checked")
+    if not overwrite:
+        raise BadInput(
+            f"--html {html_out} already exists",
+            hint="give a new file name, or add --force to replace it",
+        )
 
 
 def history(gov: Governance, actor: str, model: str, version: str) -> list[dict[str, Any]]:
