@@ -52,8 +52,8 @@ class RowOverlap:
 
     shared_share: float  # share of current rows equal to some reference row
     same_rows: bool  # the current rows are exactly the reference's rows, in any order
-    # Share of reference rows equal to another reference row: data with few distinct rows
-    # shares rows with any sample of its population, so the gate's limit never goes below it.
+    # Share of reference rows equal to another reference row: about the share of rows any
+    # new sample of the population shares with the reference (the gate's limit follows it).
     reference_duplicated_share: float
 
 

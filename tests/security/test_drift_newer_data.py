@@ -145,3 +145,23 @@ def test_data_with_few_distinct_rows_may_share_them_with_the_reference():
     assert overlap.same_rows is False
     as_text = reference.assign(term=reference["term"].astype(float))  # 36 and 36.0: one value
     assert frame_row_overlap(reference, as_text.iloc[::-1], kinds).same_rows is True
+
+
+def test_shared_row_limit_follows_the_references_own_repetition():
+    from mlgov.governance.drift_checks import shared_row_limit
+
+    assert shared_row_limit(0.0) == pytest.approx(0.2)  # continuous data: 20% at most
+    assert shared_row_limit(0.5) == pytest.approx(0.6)  # few categories: what chance gives
+    assert shared_row_limit(0.95) == 1.0  # only the same rows, reordered, are refused
+
+
+def test_newer_data_padded_with_a_third_of_reference_rows_is_refused(
+    ready, reference_frame, tmp_path
+):
+    mixed = pd.concat([reference_frame.head(150), population(300, seed=4)])
+    current = tmp_path / "newer.csv"
+    mixed.sample(frac=1.0, random_state=5).to_csv(current, index=False)
+    record_drift(ready, "eng", "credit", "1", current)
+    refusal = deploy_refusal(ready)
+    assert refusal is not None and "rows are 33% the reference's own" in refusal
+    assert "(at most 20% allowed)" in refusal
