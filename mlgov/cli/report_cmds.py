@@ -109,6 +109,13 @@ def report_create(model: str, version: str, out: str, fmt: str) -> None:
         f"manifest sha256 {result['manifest_sha256']}; audit head seq "
         f"{result['audit_head']['seq']} {result['audit_head']['hash']}"
     )
+    if result["signed_by_key"]:
+        click.echo(f"manifest signed by key {result['signed_by_key']} (manifest.sig)")
+    else:
+        click.echo(
+            "manifest NOT signed: no audit signing key (`mlgov init --keys`), so "
+            "`report verify` can prove only the pack's internal consistency"
+        )
 
 
 @report.command("verify")

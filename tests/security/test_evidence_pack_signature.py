@@ -67,6 +67,9 @@ def mlgov(home: Path, *args: str, user: str = "aud") -> Result:
 def export(home: Path, out: Path) -> Path:
     result = mlgov(home, "report", "credit", "1", "--out", str(out))
     assert result.exit_code == 0, result.output
+    signed = (home / "keys" / "audit-signing.key").exists()
+    assert ("manifest signed by key" in result.output) is signed
+    assert ("manifest NOT signed" in result.output) is not signed
     return out
 
 
