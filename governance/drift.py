@@ -47,6 +47,17 @@ class DriftSpec:
 
 
 @dataclass(frozen=True)
+class RowOverlap:
+    """How much of the current data is made of the reference's own rows (never the rows)."""
+
+    shared_share: float  # share of current rows equal to some reference row
+    same_rows: bool  # the current rows are exactly the reference's rows, in any order
+    # Share of reference rows equal to another reference row: about the share of rows any
+    # new sample of the population shares with the reference (the gate's limit follows it).
+    reference_duplicated_share: float
+
+
+@dataclass(frozen=True)
 class DriftResult:
     """The decision of one drift check, as stored and as printed."""
 
@@ -58,6 +69,7 @@ class DriftResult:
     current_rows: int
     engine: str  # "evidently" or "fast"
     quality: tuple[QualityFinding, ...] = ()
+    row_overlap: RowOverlap | None = None  # None: the engine did not compare rows
 
     @property
     def drifted_columns(self) -> tuple[str, ...]:

@@ -7,7 +7,7 @@ import secrets
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
-from dataclasses import replace
+from dataclasses import asdict, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,6 +29,16 @@ if TYPE_CHECKING:
     from mlgov.governance.service import Governance
 
 CHECK, MONITOR = "check", "monitor"
+ROW_OVERLAP = "rows_shared_with_reference"
+# A pre-deployment check must be made on data newer than the reference. Genuinely newer data
+# shares rows with the reference about as often as the reference repeats its own rows (a row
+# of the population matches one of the reference's n rows with the same chance whichever
+# sample it comes from): nearly never for continuous features, often for a few categories.
+# So a check is refused when more of its rows than that, plus a margin for sampling noise,
+# and more than MAX_SHARED_ROW_SHARE, are rows of the reference. Constants until the policy
+# has keys for them (helper A owns policy.py this round).
+MAX_SHARED_ROW_SHARE = 0.2
+SHARED_ROW_MARGIN = 0.1
 
 
 def check_data_file(path: Path, what: str) -> None:
@@ -55,6 +65,7 @@ def record_view(r: DriftRecord, version: ModelVersion) -> dict[str, Any]:
         "health": r.health,
         "columns": tests,
         "quality": r.quality.get("findings", []),
+        ROW_OVERLAP: r.quality.get(ROW_OVERLAP),
         "reference_sha256": r.reference_sha256,
         "reference_rows": r.reference_rows,
         "current_sha256": r.current_sha256,
@@ -67,6 +78,15 @@ def record_view(r: DriftRecord, version: ModelVersion) -> dict[str, Any]:
         "window_start": isoformat(r.window_start) if r.window_start else None,
         "window_end": isoformat(r.window_end) if r.window_end else None,
     }
+
+
+def _quality_record(result: DriftResult) -> dict[str, Any]:
+    """The record's quality column: the findings, and how much of the current data is the
+    reference's own rows (kept here: the reference-self check must not need a migration)."""
+    quality: dict[str, Any] = {"findings": [q.__dict__ for q in result.quality]}
+    if result.row_overlap is not None:
+        quality[ROW_OVERLAP] = asdict(result.row_overlap)
+    return quality
 
 
 def _spec(
@@ -159,7 +179,7 @@ def store_result(
         drift_detected=result.drift_detected,
         health=health,
         columns={"tests": [c.__dict__ for c in result.columns]},
-        quality={"findings": [q.__dict__ for q in result.quality]},
+        quality=_quality_record(result),
         sample=spec.sample,
         seed=spec.seed,
         window_start=window[0] if window else None,
@@ -189,6 +209,7 @@ def store_result(
             "reference_sha256": reference_sha256,
             "current_rows": result.current_rows,
             "health": health,
+            ROW_OVERLAP: record.quality.get(ROW_OVERLAP),
         },
     )
     registry = gov.ports.get("registry")
@@ -210,14 +231,16 @@ def record_drift(
     seed: int | None = None,
     engine: str | None = None,
     cross_check: bool = False,
+    overwrite_html: bool = False,
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
-    """`mlgov monitor drift`: compare a dataset with the version's reference and record it."""
+    """`mlgov monitor drift`: compare a dataset with the version's reference and record it.
+    An existing `html_out` is replaced only with `overwrite_html`."""
     check_data_file(current, "current data file")
     if reference is not None:
         check_data_file(reference, "reference file")
-    if html_out is not None and not html_out.parent.is_dir():
-        raise BadInput(f"cannot write {html_out}: directory {html_out.parent} does not exist")
+    if html_out is not None:
+        _check_html_out(html_out, overwrite_html, current, reference)
     with gov.store.read() as s:
         gov.authorize(s, actor, Action.MONITOR)
         v = gov.version(s, model, version)
@@ -273,6 +296,23 @@ def record_drift(
     return view
 
 
+def _check_html_out(html_out: Path, overwrite: bool, *inputs: Path | None) -> None:
+    """Refused before any work: a report never silently replaces a file, nor ever the data."""
+    if not html_out.parent.is_dir():
+        raise BadInput(f"cannot write {html_out}: directory {html_out.parent} does not exist")
+    if not (html_out.exists() or html_out.is_symlink()):
+        return
+    if not html_out.is_file():
+        raise BadInput(f"--html {html_out} exists and is not a regular file")
+    if any(p is not None and p.exists() and html_out.samefile(p) for p in inputs):
+        raise BadInput(f"--html {html_out} is one of the data files being checked")
+    if not overwrite:
+        raise BadInput(
+            f"--html {html_out} already exists",
+            hint="give a new file name, or add --force to replace it",
+        )
+
+
 def history(gov: Governance, actor: str, model: str, version: str) -> list[dict[str, Any]]:
     with gov.store.read() as s:
         gov.authorize(s, actor, Action.READ)
@@ -311,6 +351,8 @@ def check_predeploy_drift(ctx: MoveContext) -> Iterator[str]:
         yield f"drift check {record.id} was made against another reference dataset: run it again"
     if ref is not None and record.current_sha256 == ref.sha256:
         yield f"drift check {record.id} compared the reference with itself: use newer data"
+    elif ref is not None and record.reference_sha256 == ref.sha256:
+        yield from _reference_rows_reused(record)
     age = ctx.now - record.created_at
     if age > timedelta(days=tier.predeploy_drift_max_age_days):
         yield (
@@ -322,6 +364,30 @@ def check_predeploy_drift(ctx: MoveContext) -> Iterator[str]:
         yield (
             f"drift check {record.id} detected drift in {', '.join(drifted) or 'the data'} "
             f"(share {record.drifted_share:.2f} >= {record.share_threshold:.2f})"
+        )
+
+
+def shared_row_limit(reference_duplicated_share: float) -> float:
+    """The largest share of a check's rows that may be rows of the reference."""
+    return min(1.0, max(MAX_SHARED_ROW_SHARE, reference_duplicated_share + SHARED_ROW_MARGIN))
+
+
+def _reference_rows_reused(record: DriftRecord) -> Iterator[str]:
+    overlap = record.quality.get(ROW_OVERLAP)
+    if overlap is None:  # made by an engine that does not compare rows
+        return
+    if overlap["same_rows"]:
+        yield (
+            f"drift check {record.id} compared the reference with its own rows in another "
+            "order: use newer data"
+        )
+        return
+    limit = shared_row_limit(overlap["reference_duplicated_share"])
+    if overlap["shared_share"] > limit:
+        yield (
+            f"drift check {record.id} compared the reference with data whose rows are "
+            f"{overlap['shared_share']:.0%} the reference's own (at most {limit:.0%} allowed):"
+            " use newer data"
         )
 
 

@@ -3,17 +3,26 @@ written to a directory that reads without mlgov, sealed by a manifest of SHA-256
 also names the audit chain's head at export time.
 
 Layout: index.html (rendered by the caller: presentation is not the core's job),
-evidence.json (the same content), reports/ (copies of the drift reports), manifest.json.
+evidence.json (the same content), reports/ (copies of the drift reports), manifest.json,
+and manifest.sig when the installation has an audit signing key.
 Exporting is audited (`report.export`): for an auditor it is the one write they make.
+
+The manifest alone only proves the pack is consistent with itself: whoever can edit a file
+can recompute its line. With a signing key (the audit checkpoints' Ed25519 key, `mlgov init
+--keys`), manifest.sig signs the manifest's bytes and verification with the public key
+catches any rewrite; without one, verification says it checked internal consistency only.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import json
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
@@ -47,6 +56,13 @@ if TYPE_CHECKING:
 
 PACK_FORMAT = "mlgov-evidence-pack/1"
 MANIFEST = "manifest.json"
+SIGNATURE = "manifest.sig"
+SIGNATURE_FORMAT = "mlgov-evidence-signature/1"
+# Signed bytes start with this label, never with a checkpoint's: a signature made with the
+# shared key can never be replayed as the other kind.
+_SIGNED_LABEL = b"mlgov-evidence-manifest\n"
+INTERNAL_ONLY = "internal consistency only"
+SIGNED = "signature"
 INDEX = "index.html"
 EVIDENCE = "evidence.json"
 REPORTS = "reports"
@@ -354,6 +370,12 @@ def export_pack(
         manifest_bytes = _json_bytes(manifest)
         (staging / MANIFEST).write_bytes(manifest_bytes)
         manifest_sha = hashlib.sha256(manifest_bytes).hexdigest()
+        key_id = None
+        signer = _signing_key(gov)
+        if signer is not None:
+            signature = sign_manifest(signer, manifest_bytes)
+            (staging / SIGNATURE).write_bytes(_json_bytes(signature))
+            key_id = signature["key_id"]
         with gov.store.transaction() as s:
             gov.authorize(s, actor, Action.READ)
             event = gov.audit(
@@ -361,7 +383,8 @@ def export_pack(
                 actor,
                 EXPORT_ACTION,
                 f"model:{label}",
-                {"out_dir": out.name, "manifest_sha256": manifest_sha},
+                {"out_dir": out.name, "manifest_sha256": manifest_sha}
+                | ({"signed_by_key": key_id} if key_id else {}),
             )
             seq = event.seq
             if existed:
@@ -380,11 +403,81 @@ def export_pack(
         "directory": str(out),
         "model": model,
         "version": evidence["version"]["version"],
-        "files": len(manifest["files"]) + 1,
+        "files": len(manifest["files"]) + (2 if key_id else 1),
         "manifest_sha256": manifest_sha,
+        "signed_by_key": key_id,
         "audit_head": evidence["export"]["audit_head"],
         "export_event_seq": seq,
     }
+
+
+# --- signing -----------------------------------------------------------------------------
+
+
+def _signing_key(gov: Governance) -> Any | None:
+    """The audit signing key when the installation has one (the checkpoints' key), else None.
+    A key that is configured but unusable (readable by others, not Ed25519) is refused."""
+    checkpointer = gov.checkpointer
+    if checkpointer is None or not checkpointer.enabled:
+        return None
+    return checkpointer.signing_key()
+
+
+def sign_manifest(private_key: Any, manifest_bytes: bytes) -> dict[str, Any]:
+    """manifest.sig's content: the key's id and an Ed25519 signature of the manifest's bytes."""
+    from mlgov.governance.checkpoints import key_id_of
+
+    return {
+        "format": SIGNATURE_FORMAT,
+        "key_id": key_id_of(private_key.public_key()),
+        "manifest_sha256": hashlib.sha256(manifest_bytes).hexdigest(),
+        "sig": base64.b64encode(private_key.sign(_SIGNED_LABEL + manifest_bytes)).decode(),
+    }
+
+
+def _check_signature(
+    directory: Path, manifest_bytes: bytes, keys: Mapping[str, Any] | None
+) -> tuple[str, str | None, str | None]:
+    """(what the signature proved, the key id it names, the problem if any)."""
+    path = directory / SIGNATURE
+    if not path.is_file():
+        if keys:
+            return (
+                INTERNAL_ONLY,
+                None,
+                f"{MANIFEST} is not signed ({SIGNATURE} is missing), yet a signing key is "
+                "configured: packs exported with it are signed, so this one was altered or "
+                "exported without the key (`--with-audit` checks it against the audit trail)",
+            )
+        return INTERNAL_ONLY, None, None
+    try:
+        doc = json.loads(path.read_bytes())
+        key_id, sig = doc["key_id"], base64.b64decode(doc["sig"], validate=True)
+        if doc.get("format") != SIGNATURE_FORMAT or not isinstance(key_id, str):
+            raise ValueError
+    except (ValueError, KeyError, TypeError, binascii.Error):
+        return INTERNAL_ONLY, None, f"{SIGNATURE} is not a readable manifest signature"
+    if not keys:
+        return INTERNAL_ONLY, key_id, None  # signed, but nothing here to check it with
+    key = keys.get(key_id)
+    if key is None:
+        return (
+            INTERNAL_ONLY,
+            key_id,
+            f"{MANIFEST} is signed by key {key_id}, which is not among the trusted public keys",
+        )
+    from cryptography.exceptions import InvalidSignature
+
+    try:
+        key.verify(sig, _SIGNED_LABEL + manifest_bytes)
+    except InvalidSignature:
+        return (
+            INTERNAL_ONLY,
+            key_id,
+            f"the signature of {MANIFEST} does not verify with key {key_id}: the manifest was "
+            "changed after it was signed",
+        )
+    return SIGNED, key_id, None
 
 
 # --- verifying ---------------------------------------------------------------------------
@@ -399,8 +492,13 @@ def _safe_relative(path: Any) -> str | None:
     return path
 
 
-def verify_pack(directory: Path) -> dict[str, Any]:
-    """Recompute every hash in the manifest; name each changed, missing and added file."""
+def verify_pack(directory: Path, keys: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Recompute every hash in the manifest; name each changed, missing and added file.
+
+    With `keys` (key id -> Ed25519 public key), the manifest must also carry a signature by
+    one of them; `assurance` says what a clean result proves: "signature", or "internal
+    consistency only" (no key given, so anyone able to write the pack could have rewritten
+    its manifest too)."""
     directory = Path(directory)
     if not directory.is_dir():
         raise BadInput(f"{directory} is not a directory: give an evidence pack's directory")
@@ -414,6 +512,8 @@ def verify_pack(directory: Path) -> dict[str, Any]:
         "problems": [],
         "manifest_sha256": None,
         "audit_head": None,
+        "assurance": INTERNAL_ONLY,
+        "signed_by_key": None,
     }
     manifest_path = directory / MANIFEST
     if not manifest_path.is_file():
@@ -428,8 +528,12 @@ def verify_pack(directory: Path) -> dict[str, Any]:
         result["problems"].append(f"{MANIFEST} is not a readable evidence-pack manifest")
         return result
     result["audit_head"] = manifest.get("audit_head")
+    assurance, key_id, problem = _check_signature(directory, raw, keys)
+    result["assurance"], result["signed_by_key"] = assurance, key_id
+    if problem:
+        result["problems"].append(problem)
     for rel, expected in sorted(listed.items()):
-        if _safe_relative(rel) is None or rel == MANIFEST:
+        if _safe_relative(rel) is None or rel in (MANIFEST, SIGNATURE):
             result["problems"].append(f"{MANIFEST} lists an invalid path {rel!r}")
             continue
         path = directory / rel
@@ -443,26 +547,40 @@ def verify_pack(directory: Path) -> dict[str, Any]:
         for p in directory.rglob("*")
         if p.is_file() or p.is_symlink()
     }
-    result["added"] = sorted(present - set(listed) - {MANIFEST})
+    result["added"] = sorted(present - set(listed) - {MANIFEST, SIGNATURE})
     result["ok"] = not (
         result["changed"] or result["missing"] or result["added"] or result["problems"]
     )
     return result
 
 
-def verify_against_audit(gov: Governance, actor: str, directory: Path) -> list[str]:
-    """Problems binding the pack to this governance store's audit trail (none when bound):
-    its manifest must be the one a `report.export` event recorded, and the head it names
-    must be on the chain."""
+@dataclass(frozen=True)
+class AuditBinding:
+    """What `--with-audit` checked: the export event recording this manifest, and the
+    audit head the manifest names; `problems` is empty when both were found."""
+
+    export_seq: int | None = None
+    head_seq: int | None = None
+    problems: list[str] = field(default_factory=list)
+
+
+def audit_binding(gov: Governance, actor: str, directory: Path) -> AuditBinding:
+    """Bind the pack to this governance store's audit trail: its manifest must be the one a
+    `report.export` event recorded, and the head it names must be on the chain (the chain
+    itself is `mlgov audit verify`'s job)."""
     checked = verify_pack(directory)
     digest, head = checked["manifest_sha256"], checked["audit_head"]
     if digest is None:
-        return [f"{MANIFEST} is missing"]
+        return AuditBinding(problems=[f"{MANIFEST} is missing"])
     problems = []
+    export_seq = head_seq = None
     with gov.store.read() as s:
         gov.authorize(s, actor, Action.VERIFY_AUDIT)
         exports = s.scalars(select(AuditEvent).where(AuditEvent.action == EXPORT_ACTION))
-        if not any(e.payload.get("manifest_sha256") == digest for e in exports):
+        export_seq = next(
+            (e.seq for e in exports if e.payload.get("manifest_sha256") == digest), None
+        )
+        if export_seq is None:
             problems.append(
                 f"no {EXPORT_ACTION} event in the audit trail records this manifest "
                 f"(sha256 {digest}): it was altered or exported elsewhere"
@@ -475,4 +593,11 @@ def verify_against_audit(gov: Governance, actor: str, directory: Path) -> list[s
                 problems.append(
                     f"the audit head in {MANIFEST} (seq {head['seq']}) is not on this chain"
                 )
-    return problems
+            else:
+                head_seq = event.seq
+    return AuditBinding(export_seq=export_seq, head_seq=head_seq, problems=problems)
+
+
+def verify_against_audit(gov: Governance, actor: str, directory: Path) -> list[str]:
+    """`audit_binding`'s problems (none when the pack is bound to this audit trail)."""
+    return audit_binding(gov, actor, directory).problems

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from mlgov.governance.errors import BadInput, NotFound
+from mlgov.monitoring.datasets import starts_as_utf8_text, unreadable
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -133,7 +134,11 @@ class CsvSource:
         wanted = list(columns)
         try:
             header = csv.open_csv(path).schema.names
-        except (pa.ArrowInvalid, OSError):
+        except UnicodeDecodeError as exc:  # column names that are not UTF-8 (a UTF-16 file)
+            raise unreadable(path, exc) from None
+        except (pa.ArrowInvalid, OSError) as exc:
+            if not starts_as_utf8_text(path):
+                raise unreadable(path, exc) from None
             header = None
         if header is not None:
             wanted = [c for c in wanted if c in header]
@@ -148,12 +153,15 @@ class CsvSource:
                     auto_dict_encode=True,  # low-cardinality text arrives as codes
                 ),
             )
-        except (pa.ArrowInvalid, OSError) as exc:
+        except UnicodeDecodeError as exc:
+            raise unreadable(path, exc) from None
+        except (pa.ArrowInvalid, pa.ArrowKeyError, OSError) as exc:
             # pyarrow's parse errors quote the offending row: customer data stays out of ours.
+            # (ArrowKeyError: the header could not be read, so the wanted columns are unknown.)
             raise BadInput(
                 f"{label} file {path.name} is not a readable CSV file",
                 hint="check the delimiter, header row and that every row has the same fields",
-            ) from None if isinstance(exc, pa.ArrowInvalid) else exc
+            ) from None if isinstance(exc, pa.ArrowException) else exc
         self.num_rows = table.num_rows
         self._columns: dict[str, pa.ChunkedArray] = {
             name: table.column(name) for name in table.column_names

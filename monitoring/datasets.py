@@ -30,6 +30,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 
 SUPPORTED_SUFFIXES = (".csv", ".parquet")
 _HASH_CHUNK = 1 << 20
+_TEXT_PROBE = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,36 @@ def _available_columns(path: Path, fmt: str) -> list[str]:
     return list(pq.read_schema(path).names)
 
 
+def unreadable(path: Path, exc: BaseException) -> BadInput:
+    """The refusal of a data file its reader cannot parse, whichever reader (pandas for
+    references and the Evidently engine, pyarrow for the fast engine): the file named, and
+    a CSV that is not UTF-8 text (UTF-16, binary data) said to be so."""
+    if path.suffix.lower() == ".csv" and not starts_as_utf8_text(path):
+        return BadInput(
+            f"{path}: cannot be parsed as its format says (not UTF-8 text: UTF-16 or binary?)",
+            hint="save it as a UTF-8 CSV file, or as Parquet",
+        )
+    return BadInput(f"{path}: {_parse_problem(exc)}")
+
+
+def starts_as_utf8_text(path: Path) -> bool:
+    """Whether the file's first block is UTF-8 text without NUL bytes (UTF-16 has many)."""
+    import codecs
+
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(_TEXT_PROBE)
+    except OSError:
+        return True  # unreadable for another reason: the caller's own message says why
+    if b"\x00" in head:
+        return False
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)  # a cut last char
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def _parse_problem(exc: BaseException) -> str:
     """Where parsing failed, without the vendor's text (it may quote the data)."""
     line = re.search(r"\bline (\d+)", str(exc))
@@ -118,7 +149,7 @@ def read_table(path: Path | str, columns: Sequence[str] | None = None) -> pandas
     except PermissionError as exc:
         raise BadInput(f"{path}: cannot be read (permission denied)") from exc
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError, OSError) as exc:
-        raise BadInput(f"{path}: {_parse_problem(exc)}") from exc
+        raise unreadable(path, exc) from exc
     if columns is not None:
         frame = frame[list(columns)]
     if frame.shape[1] == 0:

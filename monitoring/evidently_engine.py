@@ -20,8 +20,10 @@ import json
 import math
 import os
 import tempfile
-from collections.abc import Mapping
-from dataclasses import dataclass
+import warnings
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +43,7 @@ from mlgov.monitoring.datasets import (
     sample_indices,
 )
 from mlgov.monitoring.quality import quality_findings
+from mlgov.monitoring.row_fingerprints import frame_row_overlap
 from mlgov.monitoring.schema import align_frames, check_compatible, select_columns
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -56,6 +59,19 @@ _DRIFTED_COUNT = "evidently:metric_v2:DriftedColumnsCount"
 def _quiet_evidently() -> None:
     # Evidently's telemetry (UI/service side) honours DO_NOT_TRACK; a bank's network is closed.
     os.environ.setdefault("DO_NOT_TRACK", "true")
+
+
+@contextmanager
+def numeric_warnings_silenced() -> Iterator[None]:
+    """Evidently's statistics meet NaN, +-inf and constant columns (its stattests drop them,
+    or score them as drift) and numpy/pandas then print RuntimeWarnings to the user's
+    terminal about values the result already accounts for. Silenced here only, for the
+    duration of Evidently's computation, never process-wide."""
+    import numpy as np
+
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        yield
 
 
 @dataclass(frozen=True)
@@ -276,15 +292,21 @@ class EvidentlyDriftChecker:
 
         report = build_drift_report(spec, kinds)
         try:
-            snapshot = report.run(build_dataset(cur_drift, kinds), build_dataset(ref_drift, kinds))
-            report_json = snapshot.json()
+            with numeric_warnings_silenced():
+                cur_dataset, ref_dataset = (
+                    build_dataset(cur_drift, kinds),
+                    build_dataset(ref_drift, kinds),
+                )
+                snapshot = report.run(cur_dataset, ref_dataset)
+                report_json = snapshot.json()
         except Exception as exc:  # Evidently's own failures: never echo its text (may hold data)
             raise ExternalError(
                 f"Evidently failed to compute the drift report ({type(exc).__name__})"
             ) from exc
         # After the report, not before: its temporaries then reuse memory Evidently freed
         # instead of raising the process's peak.
-        quality = quality_findings(ref_frame, cur_frame, kinds)
+        with numeric_warnings_silenced():
+            quality = quality_findings(ref_frame, cur_frame, kinds)
         result = result_from_report(
             json.loads(report_json),
             kinds,
@@ -293,8 +315,11 @@ class EvidentlyDriftChecker:
             current_rows=len(cur_drift),
             quality=quality,
         )
+        result = replace(result, row_overlap=frame_row_overlap(ref_frame, cur_frame, kinds))
         if html_out is not None:
-            _write_atomically(Path(html_out), snapshot.get_html_str(as_iframe=False), "HTML")
+            with numeric_warnings_silenced():
+                html = snapshot.get_html_str(as_iframe=False)
+            _write_atomically(Path(html_out), html, "HTML")
         if json_out is not None:
             _write_atomically(Path(json_out), report_json, "JSON")
         sampled = spec.sample is not None

@@ -42,6 +42,8 @@ from mlgov.monitoring.columnar import (
     categorical_column,
     numeric_column,
 )
+from mlgov.monitoring.row_fingerprints import RowHasher
+from mlgov.monitoring.row_fingerprints import compare as compare_rows
 from mlgov.monitoring.stattests import RULES, SUPPORTED_METHODS
 
 ENGINE_NAME = "fast"
@@ -100,6 +102,7 @@ def compute_from_sources(
             raise BadInput(f"the {source.label} data has no rows")
     drifts: list[ColumnDrift] = []
     quality: list[QualityFinding] = []
+    ref_rows, cur_rows = RowHasher(reference.num_rows), RowHasher(current.num_rows)
     # One helper thread prepares the reference side while this one prepares the current side
     # of the same column: reading and sorting release the GIL, and memory stays at one column.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mlgov-drift") as pool:
@@ -107,7 +110,10 @@ def compute_from_sources(
             kind = spec.column_kinds[name]
             prepare = numeric_column if kind == "numerical" else categorical_column
             prepared = prepare(
-                name, partial(reference.take, name), partial(current.take, name), pool
+                name,
+                partial(_hashed_take, reference, name, kind, ref_rows),
+                partial(_hashed_take, current, name, kind, cur_rows),
+                pool,
             )
             drifts.append(_column_drift(name, kind, prepared, spec))
             quality.extend(_quality(name, prepared, current.num_rows))
@@ -123,7 +129,15 @@ def compute_from_sources(
         current_rows=current.num_rows,
         engine=ENGINE_NAME,
         quality=tuple(quality),
+        row_overlap=compare_rows(ref_rows, cur_rows),
     )
+
+
+def _hashed_take(source: ColumnSource, name: str, kind: str, rows: RowHasher) -> Any:
+    """The column's values, after adding them to the side's row fingerprints."""
+    values = source.take(name)
+    rows.add(values, kind)
+    return values
 
 
 def _validated_columns(spec: DriftSpec) -> list[str]:

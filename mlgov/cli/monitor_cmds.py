@@ -47,8 +47,9 @@ def monitor() -> None:
     "--html",
     "html_out",
     type=click.Path(dir_okay=False),
-    help="Also write the Evidently HTML report here.",
+    help="Also write the Evidently HTML report here (a new file, unless --force).",
 )
+@click.option("--force", is_flag=True, help="Replace the --html file if it exists.")
 @click.option(
     "--sample",
     type=int,
@@ -68,7 +69,7 @@ def monitor() -> None:
 )
 @format_option()
 def monitor_drift(
-    model, version, current, reference, html_out, sample, seed, engine, cross_check, fmt
+    model, version, current, reference, html_out, force, sample, seed, engine, cross_check, fmt
 ):
     """Check CURRENT data against VERSION's reference; record the result and its reports."""
     from mlgov.governance.drift_checks import record_drift
@@ -85,6 +86,7 @@ def monitor_drift(
         seed=seed,
         engine=engine,
         cross_check=cross_check,
+        overwrite_html=force,
         progress=lambda msg: click.echo(msg, err=True),
     )
     if fmt == "json":

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from mlgov.cli.context import actor, gov
+from mlgov.cli.context import actor, gov, state
 from mlgov.cli.output import emit_object, emit_rows, format_option
 from mlgov.governance.errors import ProblemsFound
 
@@ -110,6 +110,13 @@ def report_create(model: str, version: str, out: str, fmt: str) -> None:
         f"manifest sha256 {result['manifest_sha256']}; audit head seq "
         f"{result['audit_head']['seq']} {result['audit_head']['hash']}"
     )
+    if result["signed_by_key"]:
+        click.echo(f"manifest signed by key {result['signed_by_key']} (manifest.sig)")
+    else:
+        click.echo(
+            "manifest NOT signed: no audit signing key (`mlgov init --keys`), so "
+            "`report verify` can prove only the pack's internal consistency"
+        )
 
 
 @report.command("verify")
@@ -120,24 +127,62 @@ def report_create(model: str, version: str, out: str, fmt: str) -> None:
     help="Also check the pack against this MLGOV_HOME's audit trail: its export event "
     "and the audit head it names.",
 )
+@click.option(
+    "--public-key",
+    "public_keys",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    help="A trusted public key PEM to check manifest.sig with; repeat for old keys "
+    "(default: $MLGOV_VERIFY_KEY, else MLGOV_HOME/keys/*.pub).",
+)
 @format_option()
-def report_verify(directory: str, with_audit: bool, fmt: str) -> None:
-    """Recompute the pack's manifest; exit 1 naming every changed, missing or added file."""
-    from mlgov.governance.evidence_pack import verify_against_audit, verify_pack
+def report_verify(directory: str, with_audit: bool, public_keys: tuple[str, ...], fmt: str) -> None:
+    """Recompute the pack's manifest and check its signature; exit 1 naming every changed,
+    missing or added file and any signature problem.
 
-    result = verify_pack(Path(directory))
+    With a public key (the installation's audit signing key, or --public-key), the manifest
+    must be signed by it. Without one only internal consistency can be checked, and the
+    output says so (exit 0 when consistent): whoever can write the pack could have
+    rewritten its manifest too; --with-audit then checks it against the audit trail.
+    """
+    from mlgov.governance.evidence_pack import INTERNAL_ONLY, audit_binding, verify_pack
+
+    key_files = [Path(p) for p in public_keys] or list(state().settings.verify_key_files())
+    result = verify_pack(Path(directory), _trusted_keys(key_files))
+    binding = None
     if with_audit:
-        problems = verify_against_audit(gov(), actor(), Path(directory))
-        result["problems"] += [p for p in problems if p not in result["problems"]]
-        result["ok"] = result["ok"] and not problems
+        binding = audit_binding(gov(), actor(), Path(directory))
+        result["problems"] += [p for p in binding.problems if p not in result["problems"]]
+        result["ok"] = result["ok"] and not binding.problems
+        result["audit"] = {"export_event_seq": binding.export_seq, "head_seq": binding.head_seq}
     if fmt != "table":
         emit_object(result, fmt)
     elif result["ok"]:
         head = result["audit_head"] or {}
-        click.echo(
-            f"verified: {result['checked']} files match manifest.json "
-            f"(audit head seq {head.get('seq')})"
-        )
+        if result["assurance"] == INTERNAL_ONLY:
+            unsigned = (
+                f"its signature (key {result['signed_by_key']}) was not checked: no public key"
+                if result["signed_by_key"]
+                else "the manifest is not signed"
+            )
+            click.echo(
+                f"verified ({INTERNAL_ONLY}): {result['checked']} files match manifest.json "
+                f"(audit head seq {head.get('seq')}); {unsigned}, so anyone able to write the "
+                "pack could have rewritten the manifest too"
+            )
+        else:
+            click.echo(
+                f"verified: {result['checked']} files match manifest.json, signed by key "
+                f"{result['signed_by_key']} (audit head seq {head.get('seq')})"
+            )
+        if binding is not None:
+            click.echo(
+                f"audit trail: report.export event seq {binding.export_seq} records this "
+                f"manifest's SHA-256, and the audit head it names (seq {binding.head_seq}) is on "
+                "this store's chain (`mlgov audit verify` checks the chain itself)"
+            )
+        elif result["assurance"] == INTERNAL_ONLY:
+            click.echo("run with --with-audit to check it against this store's audit trail")
     else:
         for kind in ("changed", "missing", "added"):
             for path in result[kind]:
@@ -148,6 +193,15 @@ def report_verify(directory: str, with_audit: bool, fmt: str) -> None:
         click.echo(f"evidence pack {directory} NOT verified: {counts}", err=True)
     if not result["ok"]:
         raise ProblemsFound
+
+
+def _trusted_keys(files: list[Path]) -> dict[str, Any] | None:
+    """key id -> public key of every file, or None when there is none to check with."""
+    if not files:
+        return None
+    from mlgov.governance.checkpoints import load_verify_keys
+
+    return load_verify_keys(files)
 
 
 COMMANDS = [inventory, report]
