@@ -21,7 +21,7 @@ from mlgov.governance.errors import BadInput, IllegalTransition, Refused
 from mlgov.governance.fingerprints import file_sha256
 from mlgov.governance.gates import Gates, MoveContext
 from mlgov.governance.lifecycle import Stage
-from mlgov.governance.references import SUFFIXES, current_reference
+from mlgov.governance.references import SUFFIXES, check_columns_match, current_reference
 from mlgov.governance.roles import Action
 from mlgov.governance.tables import DriftRecord, ModelVersion
 
@@ -241,6 +241,9 @@ def record_drift(
         check_data_file(reference, "reference file")
     if html_out is not None:
         _check_html_out(html_out, overwrite_html, current, reference)
+    # A --reference file is profiled as `models reference` profiles one: the engines need
+    # each column's kind, which only a recorded reference carries.
+    given = gov.ports["datasets"].describe(reference) if reference is not None else None
     with gov.store.read() as s:
         gov.authorize(s, actor, Action.MONITOR)
         v = gov.version(s, model, version)
@@ -253,9 +256,12 @@ def record_drift(
                 hint=f"record one with `mlgov models reference {model} {version} FILE`"
                 " or pass --reference",
             )
-        ref_path = reference or Path(ref.path)
-        kinds = {} if reference is not None else {c: d["kind"] for c, d in ref.columns.items()}
-        ref_sha = file_sha256(ref_path) if reference is not None else ref.sha256
+        if given is not None:
+            check_columns_match(v, list(given.columns))
+            ref_path, ref_sha, columns = Path(reference), given.sha256, given.columns
+        else:
+            ref_path, ref_sha, columns = Path(ref.path), ref.sha256, ref.columns
+        kinds = {c: d["kind"] for c, d in columns.items()}
     if progress is not None:
         progress(f"checking drift of {current.name} against {v.label}'s reference...")
     staging = Path(tempfile.mkdtemp(prefix="drift-", dir=gov.home / "reports"))

@@ -95,6 +95,21 @@ def test_both_engines_take_the_same_decisions(checks) -> None:
             assert column["score"] == pytest.approx(other["score"], abs=1e-9)
 
 
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_reference_file_given_on_the_command_line_decides_like_the_recorded_one(
+    checks, home, versions, data_files, engine: str
+) -> None:
+    given = data_files["dir"] / "given-reference.csv"
+    home.data["reference"].to_csv(given, index=False)
+    out = home.json(
+        "eve", "monitor", "drift", MODEL, versions["with_reference"],
+        "--current", str(data_files["shifted"]), "--reference", str(given), "--engine", engine,
+    )  # fmt: skip
+    recorded = checks["shifted", engine]
+    assert out["drift_detected"] is True and _drifted(out) == set(SHIFTED)
+    assert out["drifted_share"] == pytest.approx(recorded["drifted_share"])
+
+
 def test_history_holds_each_result_as_printed(checks, home, versions) -> None:
     history = home.json("aud", "monitor", "history", MODEL, versions["with_reference"])
     stored = {r["result_id"]: r for r in history}
