@@ -404,6 +404,7 @@ def export_pack(
         "model": model,
         "version": evidence["version"]["version"],
         "files": len(manifest["files"]) + (2 if key_id else 1),
+        "listed_files": len(manifest["files"]),  # what `report verify` counts
         "manifest_sha256": manifest_sha,
         "signed_by_key": key_id,
         "audit_head": evidence["export"]["audit_head"],

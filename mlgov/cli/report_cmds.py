@@ -104,7 +104,8 @@ def report_create(model: str, version: str, out: str, fmt: str) -> None:
         return
     click.echo(
         f"evidence pack of {model}/{result['version']} written to {result['directory']} "
-        f"({result['files']} files)"
+        f"({result['files']} files: {result['listed_files']} listed in manifest.json, the "
+        + ("manifest and its signature)" if result["signed_by_key"] else "manifest)")
     )
     click.echo(
         f"manifest sha256 {result['manifest_sha256']}; audit head seq "

@@ -114,6 +114,10 @@ def test_report_writes_a_pack_that_verifies(mlgov, home, tmp_path):
     assert (out / evidence["drift"][0]["report_html"]).read_text() == "<html>evidently</html>"
     verified = mlgov("report", "verify", str(out), user="u_aud")
     assert verified.exit_code == 0 and "verified" in verified.output
+    # The two commands count the same files (issue 17: "11 files" vs "10 files match").
+    listed = len(json.loads((out / "manifest.json").read_text())["files"])
+    assert f"{listed} listed in manifest.json" in result.output
+    assert f"{listed} files match manifest.json" in verified.output
     assert mlgov("report", "verify", str(out), "--with-audit").exit_code == 0
     exported = json.loads(
         mlgov("audit", "log", "--action", "report.export", "--format", "json").output
