@@ -150,3 +150,25 @@ def test_numeric_warnings_of_a_check_do_not_reach_stderr(home, reference, tmp_pa
     assert result.exit_code == 0, result.output
     assert "RuntimeWarning" not in result.stderr
     assert [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)] == []
+
+
+CATEGORICAL_ROWS = "income,region\n" + "".join(
+    f"{40_000 + 37 * i},{'nsew'[i % 4]}\n" for i in range(200)
+)
+
+
+@pytest.mark.parametrize("engine", ["fast", "evidently"])
+def test_a_new_category_in_current_data_prints_no_numeric_warning(home, tmp_path, engine):
+    """Issue 17, item 6: scipy's "divide by zero" was printed three times by monitor drift."""
+    path = tmp_path / "reference.csv"
+    path.write_text(CATEGORICAL_ROWS)
+    args = ["--home", str(home), "--user", "owner", "models", "reference", "credit", "1"]
+    assert CliRunner().invoke(cli, [*args, str(path)]).exit_code == 0
+    current = tmp_path / "current.csv"
+    current.write_text(CATEGORICAL_ROWS.replace(",w\n", ",x\n"))  # 'x' is new, 'w' is gone
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = drift(home, current, engine, "--html", str(tmp_path / "r.html"))
+    assert result.exit_code == 0, result.output
+    assert "Warning" not in result.stderr
+    assert [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)] == []
