@@ -102,9 +102,10 @@ def main() -> None:
         policy.write_text(POLICY)
         for var in ("MLGOV_DB_URL", "MLFLOW_TRACKING_URI"):
             os.environ.pop(var, None)
-        settings = load_settings(user="admin", home=str(root / "home"), policy=str(policy))
+        settings = load_settings(user="admin", home=str(root / "home"))
         gov = open_governance(settings, initializing=True)
         gov.init("admin")
+        gov.set_policy("admin", policy.read_text(), source=str(policy))
         gov.add_user("admin", "ds", ["data_scientist"])
         reference = root / "reference.csv"
         holdout = breast_cancer_frames()[1]

@@ -5,8 +5,8 @@ edits a table (`UPDATE model_versions SET stage='train'`) leaves the chain intac
 chain check alone cannot see it. Replaying the events in sequence order rebuilds what the
 tables must say -- per version its stage, tier, makers, health and review flag; every
 approval request with its state and decisions; every deployment with its target, version and
-state; every user with roles and whether active -- and each row that says otherwise is a
-`Disagreement`.
+state; every user with roles and whether active; every policy put in force -- and each row
+that says otherwise is a `Disagreement`.
 
 Only what the events really determine is claimed: a fact an event does not carry (a legacy
 payload without a field) stays unknown and is not compared; rows the events never mention
@@ -15,6 +15,7 @@ payload without a field) stays unknown and is not compared; rows the events neve
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,6 +30,7 @@ from mlgov.governance.tables import (
     Deployment,
     Model,
     ModelVersion,
+    PolicyVersion,
     User,
 )
 
@@ -109,11 +111,18 @@ class ImpliedUser:
 
 
 @dataclass
+class ImpliedPolicy:
+    digest: Any
+    document_sha256: Any
+
+
+@dataclass
 class ImpliedState:
     versions: dict[str, ImpliedVersion] = field(default_factory=dict)
     requests: dict[int, ImpliedRequest] = field(default_factory=dict)
     deployments: dict[int, ImpliedDeployment] = field(default_factory=dict)
     users: dict[str, ImpliedUser] = field(default_factory=dict)
+    policies: dict[int, ImpliedPolicy] = field(default_factory=dict)
 
     # --- replay ---------------------------------------------------------------------------
 
@@ -263,6 +272,14 @@ def _user_remove(st: ImpliedState, e: AuditEvent, p: dict[str, Any]) -> None:
         user.active = False
 
 
+def _policy_set(st: ImpliedState, e: AuditEvent, p: dict[str, Any]) -> None:
+    policy_id = _int(p.get("policy_id"))
+    if policy_id is not None:
+        st.policies[policy_id] = ImpliedPolicy(
+            digest=p.get("digest", UNKNOWN), document_sha256=p.get("document_sha256", UNKNOWN)
+        )
+
+
 # Every action that changes a row compared below. Add a handler with any new such action.
 _HANDLERS = {
     "version.register": _register,
@@ -281,6 +298,7 @@ _HANDLERS = {
     "user.restore": _user_add,
     "user.grant": _user_grant,
     "user.remove": _user_remove,
+    "policy.set": _policy_set,
 }
 # The actions about one version, whose subject is model:NAME/VERSION.
 VERSION_ACTIONS = (
@@ -434,7 +452,38 @@ def compare(session: Session, implied: ImpliedState) -> list[Disagreement]:
         )
     for name in sorted(set(implied.users) - set(users)):
         out.append(Disagreement("users", name, "roles", MISSING, sorted(implied.users[name].roles)))
+    _compare_policies(out, session, implied.policies)
     return out
+
+
+def _compare_policies(
+    out: list[Disagreement], session: Session, implied: Mapping[int, ImpliedPolicy]
+) -> None:
+    seen: set[int] = set()
+    for row in session.scalars(select(PolicyVersion).order_by(PolicyVersion.id)):
+        seen.add(row.id)
+        want = implied.get(row.id)
+        if want is None:
+            out.append(
+                Disagreement("policy_versions", str(row.id), "digest", row.digest, NOT_ON_TRAIL)
+            )
+            continue
+        document_sha256 = hashlib.sha256(row.document.encode("utf-8")).hexdigest()
+        _differ(
+            out,
+            "policy_versions",
+            str(row.id),
+            [
+                ("digest", row.digest, want.digest),
+                ("document", document_sha256, want.document_sha256),
+            ],
+        )
+    for policy_id in sorted(set(implied) - seen):
+        out.append(
+            Disagreement(
+                "policy_versions", str(policy_id), "digest", MISSING, implied[policy_id].digest
+            )
+        )
 
 
 def one_snapshot(session: Session) -> None:

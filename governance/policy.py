@@ -1,4 +1,7 @@
-"""Policies per risk tier: a built-in default that a TOML file can override.
+"""Policies per risk tier: a built-in default that a TOML document can override.
+
+The policy in force lives in the governance store (`policy_store`), set by an admin with
+`mlgov policy set FILE`; this module only parses and checks documents.
 
 File shape (every key optional; `[default]` applies to all tiers, `[tiers.<tier>]` to one):
 
@@ -11,7 +14,7 @@ File shape (every key optional; `[default]` applies to all tiers, `[tiers.<tier>
     [notifications]
     webhook_url = "https://hooks.example.org/mlgov"
 
-A file with an error is refused naming the file, the key and the reason.
+A document with an error is refused naming the file, the key and the reason.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from typing import Any
 
 from mlgov.governance.errors import BadInput, PolicyError
 from mlgov.governance.lifecycle import RiskTier
-from mlgov.governance.roles import Role
+from mlgov.governance.roles import Action, Role, roles_for
 from mlgov.governance.validate import webhook_url
 
 # Maker-checker is not a policy choice: these may never approve, whatever a file says.
@@ -153,16 +156,21 @@ DEFAULT_POLICY = Policy(
 # --- loading -------------------------------------------------------------------------------
 
 
-def _positive_int(v: Any) -> int:
-    if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-        raise ValueError(f"expected a whole number >= 1, got {v!r}")
-    return v
+def _whole(low: int, high: int) -> Callable[[Any], int]:
+    """A whole number in [low, high]: a typo of 99999999999999999 approvals or days would
+    otherwise make a gate unsatisfiable (or an expiry meaningless) without saying so."""
+
+    def check(v: Any) -> int:
+        if isinstance(v, bool) or not isinstance(v, int) or not low <= v <= high:
+            raise ValueError(f"expected a whole number from {low} to {high}, got {v!r}")
+        return v
+
+    return check
 
 
-def _non_negative_int(v: Any) -> int:
-    if isinstance(v, bool) or not isinstance(v, int) or v < 0:
-        raise ValueError(f"expected a whole number >= 0, got {v!r}")
-    return v
+MAX_APPROVALS = 20
+MAX_DAYS = 3650  # ten years
+_days = _whole(1, MAX_DAYS)
 
 
 def _share(v: Any) -> float:
@@ -172,8 +180,8 @@ def _share(v: Any) -> float:
 
 
 def _positive_number(v: Any) -> float:
-    if isinstance(v, bool) or not isinstance(v, int | float) or v <= 0:
-        raise ValueError(f"expected a number > 0, got {v!r}")
+    if isinstance(v, bool) or not isinstance(v, int | float) or not 0 < v <= 1e6:
+        raise ValueError(f"expected a number > 0 and at most 1e6, got {v!r}")
     return float(v)
 
 
@@ -183,10 +191,12 @@ def _bool(v: Any) -> bool:
     return v
 
 
-def _role(v: Any) -> str:
-    allowed = [r.value for r in Role]
+def _approver_role(v: Any) -> str:
+    # Only a role the permission matrix lets approve: a policy naming data_scientist would
+    # let the makers check themselves, which is the control this product exists for.
+    allowed = sorted(r.value for r in roles_for(Action.APPROVE))
     if v not in allowed:
-        raise ValueError(f"expected one of {', '.join(allowed)}, got {v!r}")
+        raise ValueError(f"expected a role that may approve ({', '.join(allowed)}), got {v!r}")
     return str(v)
 
 
@@ -233,9 +243,9 @@ def _threshold(v: Any) -> MetricThreshold:
 
 
 _TIER_KEYS: dict[str, Callable[[Any], Any]] = {
-    "approvals_required": _positive_int,
-    "approver_role": _role,
-    "approval_valid_days": _positive_int,
+    "approvals_required": _whole(1, MAX_APPROVALS),
+    "approver_role": _approver_role,
+    "approval_valid_days": _days,
     "required_metrics": _table(_threshold),
     "required_card_fields": _names,
     "drift_share": _share,
@@ -244,13 +254,13 @@ _TIER_KEYS: dict[str, Callable[[Any], Any]] = {
     "drift_engine": _choice(DRIFT_ENGINES),
     "ignore_extra_columns": _bool,
     "predeploy_drift_required": _bool,
-    "predeploy_drift_max_age_days": _positive_int,
+    "predeploy_drift_max_age_days": _days,
     "health_warning_share": _share,
     "health_breach_share": _share,
     "on_warning": _actions,
     "on_breach": _actions,
-    "review_interval_days": _positive_int,
-    "stale_after_days": _positive_int,
+    "review_interval_days": _days,
+    "stale_after_days": _days,
 }
 assert set(_TIER_KEYS) == {f.name for f in fields(TierPolicy)}
 
@@ -306,17 +316,33 @@ def _check_tier(tier: TierPolicy, where: str, file: str) -> None:
         )
 
 
-def load_policy(path: Path | str | None) -> Policy:
-    """The effective policy: built-in defaults, overridden by the file when given."""
-    if path is None:
-        return DEFAULT_POLICY
+def read_policy_file(path: Path | str) -> str:
+    """The text of a policy file, or a PolicyError naming the file."""
     file = str(path)
     try:
-        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        return Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
         raise PolicyError(f"policy file {file}: not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PolicyError(f"policy file {file}: cannot be read: {exc}") from None
+    except IsADirectoryError:
+        raise PolicyError(f"policy file {file}: is a directory, give a TOML file") from None
+    except UnicodeDecodeError:
+        raise PolicyError(f"policy file {file}: is not UTF-8 text") from None
+    except OSError as exc:
+        raise PolicyError(f"policy file {file}: cannot be read: {exc.strerror}") from None
+
+
+def load_policy(path: Path | str | None) -> Policy:
+    """Built-in defaults, overridden by the file when given (tests and `policy set`)."""
+    if path is None:
+        return DEFAULT_POLICY
+    return parse_policy(read_policy_file(path), source=str(path))
+
+
+def parse_policy(document: str, *, source: str) -> Policy:
+    """The effective policy of a TOML document; `source` names it in every error."""
+    file = source
+    try:
+        data = tomllib.loads(document)
     except tomllib.TOMLDecodeError as exc:
         raise PolicyError(f"policy file {file}: not valid TOML: {exc}") from None
 

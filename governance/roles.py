@@ -19,6 +19,7 @@ class Role(StrEnum):
 class Action(StrEnum):
     READ = "read"
     MANAGE_USERS = "manage_users"
+    MANAGE_POLICY = "manage_policy"
     REGISTER = "register"
     EDIT_EVIDENCE = "edit_evidence"  # model card, reference dataset
     PROMOTE_TRAIN = "promote_train"
@@ -40,6 +41,7 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
     Action.READ: _ALL_ROLES,
     Action.VERIFY_AUDIT: _ALL_ROLES,
     Action.MANAGE_USERS: frozenset({Role.ADMIN}),
+    Action.MANAGE_POLICY: frozenset({Role.ADMIN}),
     Action.REGISTER: frozenset({Role.DATA_SCIENTIST}),
     Action.EDIT_EVIDENCE: frozenset({Role.DATA_SCIENTIST}),
     Action.PROMOTE_TRAIN: frozenset({Role.DATA_SCIENTIST}),

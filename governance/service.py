@@ -16,7 +16,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from mlgov.governance import audit, checkpoints, implied_state, operations, validate
+from mlgov.governance import audit, checkpoints, implied_state, operations, policy_store, validate
 from mlgov.governance.clock import Clock, SystemClock
 from mlgov.governance.errors import (
     BadInput,
@@ -39,7 +39,7 @@ from mlgov.governance.lifecycle import (
     parse_stage,
     parse_tier,
 )
-from mlgov.governance.policy import DEFAULT_POLICY, Policy
+from mlgov.governance.policy import Policy
 from mlgov.governance.ports import ModelRegistry, Notifier, RegisteredVersion
 from mlgov.governance.roles import Action, Role, parse_role, roles_for, validate_user_name
 from mlgov.governance.store import Store
@@ -70,7 +70,7 @@ class Governance:
         self,
         store: Store,
         *,
-        policy: Policy = DEFAULT_POLICY,
+        policy: Policy | None = None,
         clock: Clock | None = None,
         gates: Gates | None = None,
         registry: ModelRegistry | None = None,
@@ -81,7 +81,8 @@ class Governance:
     ) -> None:
         self.store = store
         self.home = home
-        self.policy = policy
+        # None: the policy in force in the store, read when first needed (see `policy`).
+        self._policy = policy
         self.clock = clock or SystemClock()
         self.gates = gates or Gates()
         self.registry = registry
@@ -102,6 +103,20 @@ class Governance:
         self.snapshot_sections: dict[str, Callable[[Session, ModelVersion], Any]] = {}
 
     # --- helpers --------------------------------------------------------------------------
+
+    @property
+    def policy(self) -> Policy:
+        """The policy in force. Read lazily so that a store whose policy row was tampered
+        with still lets `audit verify` and `policy set` run, while every rule that needs the
+        policy is refused."""
+        if self._policy is None:
+            with self.store.read() as s:
+                self._policy = policy_store.in_force(s)
+        return self._policy
+
+    @policy.setter
+    def policy(self, value: Policy) -> None:
+        self._policy = value
 
     def now(self) -> datetime:
         return self.clock.now()
@@ -612,6 +627,14 @@ class Governance:
             "source": self.policy.source,
             "digest": self.policy.digest(),
         }
+
+    def set_policy(self, actor: str, document: str, *, source: str) -> dict[str, Any]:
+        return policy_store.set_policy(self, actor, document, source=source)
+
+    def policy_history(self, actor: str) -> list[dict[str, Any]]:
+        with self.store.read() as s:
+            self.authorize(s, actor, Action.READ)
+            return [r.to_dict() for r in policy_store.history(s)]
 
     def list_versions(
         self,

@@ -422,3 +422,22 @@ class Operation(Base):
     ended_by: Mapped[str | None] = mapped_column(String(64))
     outcome: Mapped[str | None] = mapped_column(Text)
     audit_seq: Mapped[int | None] = mapped_column(Integer)
+
+
+class PolicyVersion(Base):
+    """Each policy an admin has put in force; the newest row is the policy in force.
+
+    Rows are only added (`mlgov policy set`), each with its `policy.set` audit event in the
+    same transaction; the event carries the digests, so an edited row is a disagreement.
+    """
+
+    __tablename__ = "policy_versions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    document: Mapped[str] = mapped_column(Text)  # the TOML as given
+    document_sha256: Mapped[str] = mapped_column(String(64))
+    digest: Mapped[str] = mapped_column(String(64))  # of the effective policy (Policy.digest)
+    source: Mapped[str] = mapped_column(String(256))  # the file name given, for people
+    set_at: Mapped[datetime]
+    set_by: Mapped[str] = mapped_column(String(64))
+    audit_seq: Mapped[int] = mapped_column(Integer)

@@ -6,6 +6,7 @@ commands never load MLflow, BentoML or Evidently.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from mlgov.adapters import (
@@ -22,7 +23,7 @@ from mlgov.governance.clock import Clock
 from mlgov.governance.defaults import core_gates
 from mlgov.governance.gates import Gates
 from mlgov.governance.notify import CompositeNotifier, FileNotifier, WebhookNotifier
-from mlgov.governance.policy import Policy, load_policy
+from mlgov.governance.policy import Policy
 from mlgov.governance.references import current_reference, reference_view
 from mlgov.governance.service import Governance
 from mlgov.governance.store import Store
@@ -65,6 +66,22 @@ def build_notifier(settings: Settings, policy: Policy, clock: Clock | None) -> C
     return CompositeNotifier(notifiers)
 
 
+class PolicyNotifier:
+    """The notifiers the policy in force asks for, built on the first notification: the
+    policy lives in the store, which a command that never notifies should not have to read."""
+
+    def __init__(
+        self, settings: Settings, policy: Callable[[], Policy], clock: Clock | None
+    ) -> None:
+        self._settings, self._policy, self._clock = settings, policy, clock
+        self._built: CompositeNotifier | None = None
+
+    def notify(self, event: str, payload: Mapping[str, Any]) -> None:
+        if self._built is None:
+            self._built = build_notifier(self._settings, self._policy(), self._clock)
+        self._built.notify(event, payload)
+
+
 def build_checkpointer(settings: Settings) -> Checkpointer:
     return Checkpointer(
         key_path=settings.signing_key_file,
@@ -99,21 +116,19 @@ def open_governance(
     settings: Settings, *, initializing: bool = False, clock: Clock | None = None
 ) -> Governance:
     settings.ensure_home(create=initializing)
-    policy = load_policy(settings.policy_path)
     apply_environment(settings)
     store = Store(settings.db_url)
     if not initializing:
         store.check_current()
     gov = Governance(
         store,
-        policy=policy,
         clock=clock,
         gates=build_gates(),
         registry=build_registry(settings),
-        notifier=build_notifier(settings, policy, clock),
         ports=build_ports(settings),
         home=settings.home,
         checkpointer=build_checkpointer(settings),
     )
+    gov.notifier = PolicyNotifier(settings, lambda: gov.policy, clock)
     _add_show_sections(gov)
     return gov

@@ -34,7 +34,6 @@ class Settings:
     tracking_uri: str
     artifact_root: Path
     bentoml_home: Path
-    policy_path: Path | None
     user: str
     # Audit checkpoints: the private key lives outside the database (MLGOV_SIGNING_KEY).
     signing_key: Path | None = None  # None: $MLGOV_HOME/keys/audit-signing.key
@@ -126,14 +125,17 @@ def _path_list(value: str | None) -> tuple[Path, ...]:
     return tuple(Path(p).expanduser() for p in (value or "").split(os.pathsep) if p.strip())
 
 
-def load_settings(
-    *, user: str | None = None, policy: str | None = None, home: str | None = None
-) -> Settings:
+def load_settings(*, user: str | None = None, home: str | None = None) -> Settings:
     env = os.environ
     home_path = Path(home or env.get("MLGOV_HOME") or ".mlgov").expanduser().absolute()
     acting = user or env.get("MLGOV_USER") or getpass.getuser()
     validate_user_name(acting)
-    policy_file = policy or env.get("MLGOV_POLICY")
+    if env.get("MLGOV_POLICY"):
+        # Refused rather than ignored: whoever set it believes that file's rules apply.
+        raise BadInput(
+            "MLGOV_POLICY is no longer read: the policy in force lives in the governance "
+            "store. Unset it; an admin puts a file in force with `mlgov policy set FILE`"
+        )
     signing_key = env.get("MLGOV_SIGNING_KEY")
     return Settings(
         home=home_path,
@@ -141,7 +143,6 @@ def load_settings(
         tracking_uri=env.get("MLFLOW_TRACKING_URI") or _sqlite_url(home_path / "mlflow.db"),
         artifact_root=home_path / "mlartifacts",
         bentoml_home=Path(env.get("BENTOML_HOME") or home_path / "bentoml"),
-        policy_path=Path(policy_file).expanduser() if policy_file else None,
         user=acting,
         signing_key=Path(signing_key).expanduser().absolute() if signing_key else None,
         signing_key_explicit=bool(signing_key),

@@ -126,6 +126,7 @@ def run(demo: Demo, port: int) -> None:
     for name, role in TEAM:
         d.mlgov("alice", "users", "add", name, "--role", role, quiet=True)
     d.mlgov("alice", "users", "list")
+    d.mlgov("alice", "policy", "set", str(HERE / "policy.toml"))
     d.mlgov("alice", "policy", "show", "--tier", "high", quiet=True)
 
     settings = load_settings(user="dana")
@@ -342,7 +343,7 @@ def main() -> int:
     os.environ.pop("MLGOV_DB_URL", None)
     os.environ.pop("MLFLOW_TRACKING_URI", None)
     os.environ.pop("BENTOML_HOME", None)
-    os.environ["MLGOV_POLICY"] = str(HERE / "policy.toml")
+    os.environ.pop("MLGOV_POLICY", None)
     demo = Demo(home)
     try:
         run(demo, args.port or _free_port())

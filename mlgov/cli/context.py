@@ -15,7 +15,6 @@ if TYPE_CHECKING:
 @dataclass
 class CliState:
     user: str | None
-    policy: str | None
     home: str | None
     debug: bool = False
     _settings: Settings | None = field(default=None, repr=False)
@@ -26,7 +25,7 @@ class CliState:
         if self._settings is None:
             from mlgov.config import load_settings
 
-            self._settings = load_settings(user=self.user, policy=self.policy, home=self.home)
+            self._settings = load_settings(user=self.user, home=self.home)
         return self._settings
 
     @property

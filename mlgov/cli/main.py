@@ -78,6 +78,16 @@ def _show_warnings(ctx: click.Context) -> None:
         click.echo(f"mlgov: warning: {message}", err=True)
 
 
+def _no_policy_override(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    # Round one's --policy let any user pick the rules (and so the approver) per command.
+    if value is not None:
+        raise click.UsageError(
+            "--policy is no longer accepted: the policy in force lives in the governance "
+            "store; an admin puts a file in force with `mlgov policy set FILE`",
+            ctx,
+        )
+
+
 @click.group(cls=MlgovGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--user",
@@ -86,8 +96,11 @@ def _show_warnings(ctx: click.Context) -> None:
 )
 @click.option(
     "--policy",
-    metavar="FILE",
-    help="Policy TOML file overriding the built-in default (default: $MLGOV_POLICY).",
+    hidden=True,
+    help="Refused: the policy in force lives in the store (`mlgov policy set FILE`).",
+    expose_value=False,
+    is_eager=True,
+    callback=_no_policy_override,
 )
 @click.option(
     "--home",
@@ -97,14 +110,14 @@ def _show_warnings(ctx: click.Context) -> None:
 @click.option("--debug", is_flag=True, help="Show tracebacks of internal errors.")
 @click.version_option(package_name="mlgov", prog_name="mlgov", help="Show the version and exit.")
 @click.pass_context
-def cli(ctx: click.Context, user: str | None, policy: str | None, home: str | None, debug: bool):
+def cli(ctx: click.Context, user: str | None, home: str | None, debug: bool):
     """mlgov: governance of the whole life of AI models.
 
     Versions move develop -> train -> deploy -> evaluate -> retire; every move passes a gate and
     is recorded in a hash-chained audit trail. Exit codes: 0 done, 1 refused (gate, policy,
     permission), 2 bad usage or input.
     """
-    ctx.obj = CliState(user=user, policy=policy, home=home, debug=debug)
+    ctx.obj = CliState(user=user, home=home, debug=debug)
 
 
 def _register_commands() -> None:

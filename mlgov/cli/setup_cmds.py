@@ -121,20 +121,50 @@ def users_list(include_removed: bool, fmt: str) -> None:
 
 @click.group()
 def policy() -> None:
-    """Inspect the policy in force."""
+    """The policy in force: kept in the governance store, changed only by an admin."""
 
 
 @policy.command("show")
 @click.option("--tier", help="Show one risk tier only (high, medium, low).")
 @format_option()
 def policy_show(tier: str | None, fmt: str) -> None:
-    """Print the effective policy: built-in defaults with the policy file applied."""
+    """Print the policy in force: built-in defaults with the stored policy applied."""
     from mlgov.governance.lifecycle import parse_tier
 
     data = gov().effective_policy(actor())
     if tier:
         data = {"tier": parse_tier(tier).value, **data["tiers"][parse_tier(tier).value]}
     emit_object(data, fmt)
+
+
+@policy.command("set")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=str))
+@format_option()
+def policy_set(file: str, fmt: str) -> None:
+    """Put the policy TOML FILE in force (admin); audited with the policy's SHA-256.
+
+    The file is checked first and refused, naming the key and the reason, if anything in
+    it is wrong; the policy in force is then unchanged. Approvals already given stay bound
+    to the policy they were given under.
+    """
+    from mlgov.governance.policy import read_policy_file
+
+    result = gov().set_policy(actor(), read_policy_file(file), source=file)
+    if fmt != "table":
+        emit_object(result, fmt)
+        return
+    click.echo(
+        f"policy #{result['id']} in force (digest {result['digest'][:16]}, was "
+        f"{result['previous_digest'][:16]}); audit seq {result['audit_seq']}"
+    )
+
+
+@policy.command("history")
+@format_option()
+def policy_history(fmt: str) -> None:
+    """List every policy put in force, newest last."""
+    rows = gov().policy_history(actor())
+    emit_rows(rows, ["id", "set_at", "set_by", "source", "digest", "audit_seq", "in_force"], fmt)
 
 
 COMMANDS = [init, whoami, users, policy]

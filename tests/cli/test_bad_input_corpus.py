@@ -97,7 +97,7 @@ def _cases(tmp_path):
     for i, hook in enumerate(WEBHOOKS):
         policy = tmp_path / f"policy{i}.toml"
         policy.write_text(f'[notifications]\nwebhook_url = "{hook}"\n')
-        yield "webhook", ["--policy", str(policy), "models", "list"], "u_aud"
+        yield "webhook", ["policy", "set", str(policy)], "u_admin"
     yield "NUL reason", ["retire", "credit", "1", "--reason", "obsolete\x00"], "u_ro"
     yield (
         "NUL purpose",

@@ -105,7 +105,7 @@ def test_broken_policy_file_exit_2(mlgov, home, tmp_path):
     bad = tmp_path / "policy.toml"
     bad.write_text("[tiers.high]\napprovals_required = -1\n")
     before = _db_dump(home)
-    result = mlgov("--policy", str(bad), "promote", "credit", "1", "--to", "train", user="u_ds")
+    result = mlgov("policy", "set", str(bad), user="u_admin")
     assert result.exit_code == 2
     assert str(bad) in result.output and "tiers.high.approvals_required" in result.output
     assert _db_dump(home) == before

@@ -20,7 +20,6 @@ from mlgov.governance.errors import (
     PermissionDenied,
     Refused,
 )
-from mlgov.governance.policy import load_policy
 
 
 def _approve(gov, who, comment=None):
@@ -132,9 +131,7 @@ def test_changed_card_voids_naming_the_field(approved):
 
 
 def test_policy_change_voids(approved, tmp_path):
-    f = tmp_path / "p.toml"
-    f.write_text("[tiers.high]\napproval_valid_days = 90\n")
-    approved.policy = load_policy(f)
+    approved.set_policy("admin", "[tiers.high]\napproval_valid_days = 90\n", source="p.toml")
     with pytest.raises(GateRefused, match="policy changed"):
         approved.promote("eng", "credit", "1", "deploy")
 

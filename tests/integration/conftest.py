@@ -111,7 +111,7 @@ class Home:
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if k not in FOREIGN_ENV}
         env.update(TELEMETRY_OFF)
-        env.update(MLGOV_HOME=str(self.root), MLGOV_POLICY=str(self.policy))
+        env.update(MLGOV_HOME=str(self.root))
         return env
 
     def cli(self, user: str, *args: str, expect: int | None = 0) -> Result:
@@ -252,6 +252,7 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Home:
     h.data.update(reference=x_train, current=x_test)
 
     h.cli(ADMIN, "init")
+    h.cli(ADMIN, "policy", "set", str(policy))
     for name, role in TEAM.items():
         h.cli(ADMIN, "users", "add", name, "--role", role)
     for kind in ("logreg", "gbm"):

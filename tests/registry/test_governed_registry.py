@@ -63,8 +63,11 @@ GOVERNED_TAGS = ("mlgov.stage", "mlgov.health", "mlgov.risk_tier", "mlgov.approv
 
 @pytest.fixture(scope="session")
 def governed_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An initialized MLGOV_HOME with the team; copied for each test (init runs migrations)."""
+    """An initialized MLGOV_HOME with the team and POLICY in force; copied for each test
+    (init runs migrations)."""
     home = tmp_path_factory.mktemp("governed-template") / "home"
+    policy = home.parent / "policy.toml"
+    policy.write_text(POLICY)
     runner = CliRunner()
     # `mlgov` points MLFLOW_TRACKING_URI at its home: keep the session's environment clean.
     with pytest.MonkeyPatch.context() as mp:
@@ -74,18 +77,19 @@ def governed_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
         for name, role in TEAM.items():
             args = ["--home", str(home), "--user", "admin", "users", "add", name, "--role", role]
             assert runner.invoke(cli, args).exit_code == 0
+        args = ["--home", str(home), "--user", "admin", "policy", "set", str(policy)]
+        assert runner.invoke(cli, args).exit_code == 0
     return home
 
 
 @dataclass
 class Mlgov:
-    """Runs `mlgov --home HOME --policy POLICY --user USER ...` in process."""
+    """Runs `mlgov --home HOME --user USER ...` in process."""
 
     home: Path
-    policy: Path
 
     def __call__(self, *args: str, user: str = "ds") -> Result:
-        full = ["--home", str(self.home), "--policy", str(self.policy), "--user", user, *args]
+        full = ["--home", str(self.home), "--user", user, *args]
         return CliRunner().invoke(cli, full)
 
     def ok(self, *args: str, user: str = "ds") -> Any:
@@ -108,14 +112,12 @@ def mlgov(store, governed_template: Path, tmp_path: Path, monkeypatch) -> Mlgov:
 
     home = tmp_path / "home"
     shutil.copytree(governed_template, home)
-    policy = tmp_path / "policy.toml"
-    policy.write_text(POLICY)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", store.uri)
     for var in ("MLGOV_DB_URL", "MLGOV_POLICY", "MLGOV_USER", "MLGOV_HOME"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setattr(app, "BentoDeployerPort", FakeDeployer)
     monkeypatch.setattr(app, "drift_checker", FakeDriftChecker())
-    return Mlgov(home, policy)
+    return Mlgov(home)
 
 
 @pytest.fixture
@@ -691,9 +693,7 @@ def test_an_unreachable_tracking_server_fails_fast_naming_the_uri(
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     for var in ("MLGOV_DB_URL", "MLGOV_POLICY"):
         monkeypatch.delenv(var, raising=False)
-    policy = tmp_path / "policy.toml"
-    policy.write_text(POLICY)
-    mlgov = Mlgov(home, policy)
+    mlgov = Mlgov(home)
     before = governance_dump(home)
 
     started = time.monotonic()
