@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from mlgov.governance import approvals, mirror, train_gate
+from mlgov.governance import approvals, mirror, tier_history, train_gate
 from mlgov.governance.gates import Gates
 
 
 def core_gates() -> Gates:
     gates = Gates()
     train_gate.register(gates)
+    tier_history.register(gates)
     approvals.register(gates)
     mirror.register(gates)
     return gates

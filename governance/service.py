@@ -16,7 +16,15 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from mlgov.governance import audit, checkpoints, implied_state, operations, policy_store, validate
+from mlgov.governance import (
+    audit,
+    checkpoints,
+    implied_state,
+    operations,
+    policy_store,
+    tier_history,
+    validate,
+)
 from mlgov.governance.clock import Clock, SystemClock
 from mlgov.governance.errors import (
     BadInput,
@@ -59,6 +67,10 @@ _PROMOTE_ACTION = {
     Stage.EVALUATE: Action.OPERATE,
     Stage.RETIRE: Action.RETIRE,
 }
+
+
+# Who may be accountable for a model: never an auditor, nor someone who only administers.
+OWNER_ROLES = (Role.DATA_SCIENTIST.value, Role.ML_ENGINEER.value, Role.RISK_OFFICER.value)
 
 
 def version_subject(model: str, version: str) -> str:
@@ -292,6 +304,7 @@ class Governance:
         run_id: str | None = None,
         model_uri: str | None = None,
         artifact_path: str | None = None,
+        reinstate: str | None = None,
     ) -> dict[str, Any]:
         """Create (or adopt) the MLflow version, then the governed version in `develop`."""
         tier = parse_tier(risk_tier)
@@ -309,22 +322,55 @@ class Governance:
             raise BadInput("no model registry is configured")
         if self.checkpointer is not None:
             self.checkpointer.preflight()
+        if reinstate is not None:
+            validate.free_text(reinstate, "--reinstate", required=True)
         owner = owner or actor
+        # What can be refused before MLflow is touched is refused here (and again below,
+        # inside the registration's transaction).
         with self.store.read() as s:
             self.authorize(s, actor, Action.REGISTER)
-            if owner != actor:
-                self.user(s, owner)
+            self._check_owner(self.user(s, owner))
+            self._model_for_registration(s, model)
         reg = self.registry.register(
             model, run_id=run_id, model_uri=model_uri, artifact_path=artifact_path
         )
         try:
             return self.record_registration(
-                actor, reg, risk_tier=tier, purpose=purpose, owner=owner
+                actor, reg, risk_tier=tier, purpose=purpose, owner=owner, reinstate=reinstate
             )
         except BaseException:
             if reg.created:
                 self.registry.discard(reg.model, reg.version)
             raise
+
+    @staticmethod
+    def _check_owner(owner: User) -> None:
+        roles = set(owner.role_names)
+        if Role.AUDITOR.value in roles:
+            raise PermissionDenied(
+                f"'{owner.name}' is an auditor and may not own a model: auditors stay "
+                "independent of what they audit",
+                hint="give --owner a data scientist, ML engineer or risk officer",
+            )
+        if not roles & set(OWNER_ROLES):
+            raise PermissionDenied(
+                f"'{owner.name}' may not own a model: an owner needs role "
+                f"{' or '.join(OWNER_ROLES)} (has {', '.join(sorted(roles)) or 'none'})"
+            )
+
+    @staticmethod
+    def _model_for_registration(s: Session, name: str) -> Model | None:
+        """The model `name` names; a name differing only in case from a governed one is
+        refused, as a bank's inventory has one CREDIT model, not two."""
+        found = s.scalars(select(Model).where(func.lower(Model.name) == name.lower())).all()
+        exact = next((m for m in found if m.name == name), None)
+        if exact is None and found:
+            raise BadInput(
+                f"model '{name}' would differ from the governed model '{found[0].name}' only "
+                "in case: model names are unique regardless of case",
+                hint=f"register it as '{found[0].name}'",
+            )
+        return exact
 
     def record_registration(
         self,
@@ -334,13 +380,22 @@ class Governance:
         risk_tier: RiskTier | str,
         purpose: str,
         owner: str,
+        reinstate: str | None = None,
     ) -> dict[str, Any]:
+        """The governed version of `reg`, in develop. `reinstate` is the reason for
+        registering a retired version's artifact again (refused without it)."""
         tier = parse_tier(str(risk_tier))
+        if reinstate is not None:
+            reinstate = validate.free_text(reinstate, "--reinstate", required=True)
         now = self.now()
+        digest = fingerprint_digest(reg.fingerprint)
         with self.store.transaction() as s:
             self.authorize(s, actor, Action.REGISTER)
-            self.user(s, owner)
-            model = s.scalar(select(Model).where(Model.name == reg.model))
+            self._check_owner(self.user(s, owner))
+            model = self._model_for_registration(s, reg.model)
+            reinstated = tier_history.check_not_retired(
+                s, digest, has_artifacts=bool(reg.fingerprint), tier=tier.value, reinstate=reinstate
+            )
             if model is None:
                 model = Model(name=reg.model, created_at=now)
                 s.add(model)
@@ -380,7 +435,7 @@ class Governance:
                 experiment_id=reg.experiment_id,
                 lineage=lineage,
                 fingerprint=dict(reg.fingerprint),
-                fingerprint_digest=fingerprint_digest(reg.fingerprint),
+                fingerprint_digest=digest,
             )
             s.add(v)
             s.flush()
@@ -397,6 +452,7 @@ class Governance:
                     "run_id": reg.run_id,
                     "fingerprint_digest": v.fingerprint_digest,
                     "adopted": not reg.created,
+                    **({"reinstates": reinstated} if reinstated else {}),
                 },
                 at=now,
             )
@@ -423,6 +479,14 @@ class Governance:
             )
             self.gates.run_effects(ctx)
             result = version_detail(v)
+            earlier = tier_history.earlier_tier(s, v)
+        if earlier is not None:
+            result["tier_confirmation_required"] = earlier.tier
+            self.warnings.append(
+                f"risk tier {tier.value} is lower than {earlier.describe()}: the train gate "
+                "waits for a risk officer's `mlgov models confirm-tier "
+                f"{reg.model} {reg.version} --reason TEXT`"
+            )
         checkpoints.checkpoint_after_commit(self)
         return result
 
@@ -628,8 +692,15 @@ class Governance:
             "digest": self.policy.digest(),
         }
 
+    def confirm_tier(self, actor: str, model: str, version: str, *, reason: str) -> dict[str, Any]:
+        result = tier_history.confirm_tier(self, actor, model, version, reason=reason)
+        checkpoints.checkpoint_after_commit(self)
+        return result
+
     def set_policy(self, actor: str, document: str, *, source: str) -> dict[str, Any]:
-        return policy_store.set_policy(self, actor, document, source=source)
+        result = policy_store.set_policy(self, actor, document, source=source)
+        checkpoints.checkpoint_after_commit(self)
+        return result
 
     def policy_history(self, actor: str) -> list[dict[str, Any]]:
         with self.store.read() as s:

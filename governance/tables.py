@@ -155,7 +155,7 @@ class ModelVersion(Base):
     experiment_id: Mapped[str | None] = mapped_column(String(64))
     lineage: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     fingerprint: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    fingerprint_digest: Mapped[str] = mapped_column(String(64))
+    fingerprint_digest: Mapped[str] = mapped_column(String(64), index=True)
 
     model: Mapped[Model] = relationship(back_populates="versions", lazy="joined")
 

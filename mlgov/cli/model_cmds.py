@@ -18,10 +18,22 @@ VERSION_COLUMNS = ["model", "version", "stage", "health", "risk_tier", "owner", 
 @click.option("--artifact-path", help="Which logged model of the run, when it has several.")
 @click.option("--risk-tier", required=True, help="high, medium or low: picks the policy.")
 @click.option("--purpose", required=True, help="What the model is for (business use).")
-@click.option("--owner", help="Accountable owner (default: you).")
+@click.option("--owner", help="Accountable owner (default: you); never an auditor.")
+@click.option(
+    "--reinstate",
+    metavar="REASON",
+    help="Register a retired version's artifact again on purpose, saying why (audited; "
+    "it keeps the retired version's tier or stricter).",
+)
 @format_option()
-def register(model, run_id, model_uri, artifact_path, risk_tier, purpose, owner, fmt) -> None:
-    """Register MODEL's version from an MLflow run or URI; it starts in stage develop."""
+def register(
+    model, run_id, model_uri, artifact_path, risk_tier, purpose, owner, reinstate, fmt
+) -> None:
+    """Register MODEL's version from an MLflow run or URI; it starts in stage develop.
+
+    A tier lower than an earlier version's (or than another version of the same artifact)
+    is registered, and the train gate waits for a risk officer's `models confirm-tier`.
+    """
     result = gov().register(
         actor(),
         model,
@@ -31,6 +43,7 @@ def register(model, run_id, model_uri, artifact_path, risk_tier, purpose, owner,
         risk_tier=risk_tier,
         purpose=purpose,
         owner=owner,
+        reinstate=reinstate,
     )
     if fmt == "table":
         click.echo(
@@ -44,6 +57,25 @@ def register(model, run_id, model_uri, artifact_path, risk_tier, purpose, owner,
 @click.group()
 def models() -> None:
     """List and inspect governed models."""
+
+
+@models.command("confirm-tier")
+@click.argument("model")
+@click.argument("version")
+@click.option("--reason", required=True, help="Why the lower tier is right (audited).")
+@format_option()
+def models_confirm_tier(model: str, version: str, reason: str, fmt: str) -> None:
+    """Sign off VERSION's risk tier where it is lower than an earlier version's (risk officer,
+    not the version's registrant or owner); until then its train gate refuses."""
+    result = gov().confirm_tier(actor(), model, version, reason=reason)
+    if fmt != "table":
+        emit_object(result, fmt)
+        return
+    click.echo(
+        f"{result['model']}/{result['version']}: tier {result['tier']} confirmed by "
+        f"{result['confirmed_by']} (earlier {result['earlier_version']} was "
+        f"{result['earlier_tier']})"
+    )
 
 
 @models.command("list")

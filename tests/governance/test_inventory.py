@@ -115,6 +115,7 @@ def history(governed, clock, tmp_path, high_card):
     governed.retire("ds2", "credit", "2", reason="superseded before training")
     day()
     governed.register("ds2", "credit", risk_tier="medium", purpose="second try", run_id="r3")
+    governed.confirm_tier("ro1", "credit", "3", reason="challenger for a smaller segment")
     _train(governed, "3", dict(high_card), tmp_path)
     approvals.request_approval(governed, "ds2", "credit", "3")
     marks["pending"] = clock.now()

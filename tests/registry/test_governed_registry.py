@@ -704,3 +704,124 @@ def test_an_unreachable_tracking_server_fails_fast_naming_the_uri(
     assert uri in result.stderr and "unreachable" in result.stderr
     assert elapsed < 10
     assert governance_dump(home) == before
+
+
+# --- a retired artifact does not come back, a lower tier waits for sign-off (issue 16.2) --
+
+
+def _mlflow_versions(store, model: str) -> list[str]:
+    return sorted(v.version for v in store.client().search_model_versions(f"name = '{model}'"))
+
+
+def test_a_retired_versions_run_registered_again_is_refused_unless_reinstated(
+    store, mlgov, model_name
+):
+    run_id, _ = store.log_toy(dataset=False)
+    first = register(mlgov, model_name, tier="high", run_id=run_id)
+    mlgov.ok("retire", model_name, first, "--reason", "replaced", user="ro")
+    before_mlflow, before_db = _mlflow_versions(store, model_name), governance_dump(mlgov.home)
+
+    again = mlgov(
+        "register", model_name, "--run-id", run_id, "--risk-tier", "low", "--purpose", "retail PD"
+    )
+    assert again.exit_code == 1, again.output
+    assert f"this artifact is {model_name}/{first}'s, retired on" in again.stderr
+    assert "--reinstate REASON" in again.stderr and "Traceback" not in again.output
+    # Under another name too: the fingerprint, not the name, is what was retired.
+    other = mlgov(
+        "register",
+        f"{model_name}-copy",
+        "--run-id",
+        run_id,
+        "--risk-tier",
+        "low",
+        "--purpose",
+        "retail PD",
+    )
+    assert other.exit_code == 1 and "retired on" in other.stderr
+    lower = mlgov(
+        "register",
+        model_name,
+        "--run-id",
+        run_id,
+        "--risk-tier",
+        "low",
+        "--purpose",
+        "retail PD",
+        "--reinstate",
+        "regulator asked for the old model",
+    )
+    assert lower.exit_code == 1 and "keeps its high tier" in lower.stderr
+    # Nothing was left behind at MLflow or in the governance store by the refusals.
+    assert _mlflow_versions(store, model_name) == before_mlflow
+    assert governance_dump(mlgov.home) == before_db
+
+    back = mlgov.ok(
+        "register",
+        model_name,
+        "--run-id",
+        run_id,
+        "--risk-tier",
+        "high",
+        "--purpose",
+        "retail PD",
+        "--reinstate",
+        "regulator asked for the old model",
+    )
+    assert back["risk_tier"] == "high"
+    event = [e for e in mlgov.audit(model_name) if e["action"] == "version.register"][-1]
+    assert event["payload"]["reinstates"] == {
+        "version": f"{model_name}/{first}",
+        "tier": "high",
+        "reason": "regulator asked for the old model",
+    }
+    assert mlgov("audit", "verify", user="aud").exit_code == 0
+
+
+def test_a_tier_lower_than_an_earlier_versions_waits_for_a_risk_officer(
+    store, mlgov, model_name, data
+):
+    high_run, _ = store.log_toy(dataset=False)
+    register(mlgov, model_name, tier="high", run_id=high_run)
+    low_run, _ = store.log_toy(dataset=False, seed=1)
+    result = mlgov(
+        "register",
+        model_name,
+        "--run-id",
+        low_run,
+        "--risk-tier",
+        "medium",
+        "--purpose",
+        "retail PD",
+        "--format",
+        "json",
+    )
+    assert result.exit_code == 0, result.output
+    assert "lower than an earlier version" in result.stderr
+    registered = json.loads(result.stdout)
+    assert registered["tier_confirmation_required"] == "high"
+    version = registered["version"]
+
+    mlgov.ok("models", "card", model_name, version, "--file", str(data["card"]))
+    mlgov.ok("models", "reference", model_name, version, str(data["reference"]))
+    check = mlgov("promote", model_name, version, "--to", "train", "--check")
+    assert "tier   risk tier medium is lower than an earlier version" in check.output
+    refused = mlgov("promote", model_name, version, "--to", "train")
+    assert refused.exit_code == 1 and "models confirm-tier" in refused.stderr
+
+    own = mlgov("models", "confirm-tier", model_name, version, "--reason", "x", user="ds")
+    assert own.exit_code == 1 and "may not approve" in own.stderr
+    confirmed = mlgov.ok(
+        "models",
+        "confirm-tier",
+        model_name,
+        version,
+        "--reason",
+        "scorecard for a smaller segment",
+        user="ro",
+    )
+    assert (confirmed["tier"], confirmed["earlier_tier"]) == ("medium", "high")
+    twice = mlgov("models", "confirm-tier", model_name, version, "--reason", "x", user="ro")
+    assert twice.exit_code == 1 and "already confirmed" in twice.stderr
+    mlgov.ok("promote", model_name, version, "--to", "train")
+    assert mlgov("audit", "verify", user="aud").exit_code == 0

@@ -1,4 +1,5 @@
-"""policy_versions: the policy in force lives in the store, set by an admin
+"""policy_versions: the policy in force lives in the store, set by an admin; an index to
+find a retired version's artifact by its fingerprint
 
 Revision ID: 0007
 Revises: 0006
@@ -31,7 +32,11 @@ def upgrade() -> None:
         sa.Column("audit_seq", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
+    op.create_index(
+        "ix_model_versions_fingerprint_digest", "model_versions", ["fingerprint_digest"]
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_model_versions_fingerprint_digest", table_name="model_versions")
     op.drop_table("policy_versions")
