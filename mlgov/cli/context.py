@@ -1,4 +1,4 @@
-"""What every command gets: settings and a lazily opened governance service."""
+"""What every command gets: the platform (settings, governance opened lazily) and the caller."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import click
 
 if TYPE_CHECKING:
+    from mlgov.api import Actor, Platform
     from mlgov.config import Settings
     from mlgov.governance.service import Governance
 
@@ -17,36 +18,51 @@ class CliState:
     user: str | None
     home: str | None
     debug: bool = False
-    _settings: Settings | None = field(default=None, repr=False)
-    _gov: Governance | None = field(default=None, repr=False)
+    _platform: Platform | None = field(default=None, repr=False)
+
+    @property
+    def platform(self) -> Platform:
+        if self._platform is None:
+            from mlgov.api import Platform
+            from mlgov.config import load_settings
+
+            self._platform = Platform(load_settings(user=self.user, home=self.home))
+        return self._platform
 
     @property
     def settings(self) -> Settings:
-        if self._settings is None:
-            from mlgov.config import load_settings
+        return self.platform.settings
 
-            self._settings = load_settings(user=self.user, home=self.home)
-        return self._settings
+    @property
+    def caller(self) -> Actor:
+        from mlgov.api import Actor
+
+        # Embedded mode: the name is asserted (--user, $MLGOV_USER or the OS user), not proven.
+        return Actor.asserted(self.settings.user)
 
     @property
     def actor(self) -> str:
         return self.settings.user
 
     def governance(self, *, initializing: bool = False) -> Governance:
-        if self._gov is None:
-            from mlgov.app import open_governance
-
-            self._gov = open_governance(self.settings, initializing=initializing)
-        return self._gov
+        return self.platform.governance(initializing=initializing)
 
     @property
     def warnings(self) -> list[str]:
         """What the service noted without failing the call; never opens the service."""
-        return list(self._gov.warnings) if self._gov is not None else []
+        return self._platform.warnings if self._platform is not None else []
 
 
 def state() -> CliState:
     return click.get_current_context().find_object(CliState)  # type: ignore[return-value]
+
+
+def platform() -> Platform:
+    return state().platform
+
+
+def caller() -> Actor:
+    return state().caller
 
 
 def gov() -> Governance:

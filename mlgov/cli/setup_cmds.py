@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from mlgov.cli.context import actor, gov, state
+from mlgov.cli.context import caller, platform
 from mlgov.cli.output import emit_object, emit_rows, format_option
 
 USER_COLUMNS = ["name", "roles", "active", "created_at", "created_by"]
@@ -25,28 +25,23 @@ def init(keys: bool, fmt: str) -> None:
     mode 0600) and its public key (MLGOV_HOME/keys/audit-signing.pub), then write the first
     signed checkpoint.
     """
-    st = state()
-    if keys:
-        _refuse_existing_keys(st.settings)
-    g = st.governance(initializing=True)
-    result = g.init(st.actor)
-    if keys:
-        result["keys"] = _create_keys(g, st)
+    from mlgov.api import users as api
+
+    result = api.init(platform(), caller(), keys=keys)
     if fmt != "table":
-        emit_object(result, fmt)
+        emit_object(result.to_json(), fmt)
         return
-    click.echo(f"governance database: {result['database']}")
-    before = result["schema_before"]
-    now = result["schema_now"]
+    click.echo(f"governance database: {result.database}")
+    before, now = result.schema_before, result.schema_now
     click.echo(
         f"schema: {'created' if before is None else 'upgraded from ' + before} -> {now}"
         if before != now
         else f"schema: already current ({now})"
     )
-    if result["admin_created"]:
-        click.echo(f"first admin: {result['admin_created']}")
-    if keys:
-        k = result["keys"]
+    if result.admin_created:
+        click.echo(f"first admin: {result.admin_created}")
+    if result.keys is not None:
+        k = result.keys
         click.echo(f"audit signing key: {k['private_key']} (mode 0600, key id {k['key_id']})")
         click.echo(
             f"public key: {k['public_key']} (keep a copy where the database's administrators "
@@ -55,27 +50,13 @@ def init(keys: bool, fmt: str) -> None:
         click.echo(f"first checkpoint: seq {k['checkpoint']['seq']} -> {', '.join(k['files'])}")
 
 
-def _refuse_existing_keys(settings) -> None:
-    from mlgov.governance.checkpoints import refuse_existing_keys
-
-    refuse_existing_keys(settings.signing_key_file, settings.public_key_file)
-
-
-def _create_keys(g, st) -> dict:
-    from mlgov.governance import checkpoints
-
-    info = checkpoints.generate_keys(st.settings.signing_key_file, st.settings.public_key_file)
-    checkpoints.record_new_key(g, st.actor, info)
-    with g.store.read() as s:
-        written = g.checkpointer.write(s, at=g.now())
-    return info | written
-
-
 @click.command()
 @format_option()
 def whoami(fmt: str) -> None:
     """Show the acting user and their roles."""
-    emit_object(gov().whoami(actor()), fmt)
+    from mlgov.api import users as api
+
+    emit_object(api.whoami(platform(), caller()).to_json(), fmt)
 
 
 @click.group()
@@ -96,10 +77,9 @@ def users() -> None:
 @format_option()
 def users_add(name: str, roles: tuple[str, ...], fmt: str) -> None:
     """Add user NAME with roles, or grant an existing user more roles."""
-    from mlgov.governance.roles import parse_role
+    from mlgov.api import users as api
 
-    parsed = [parse_role(r) for r in roles]
-    emit_object(gov().add_user(actor(), name, parsed), fmt)
+    emit_object(api.add_user(platform(), caller(), name, roles).to_json(), fmt)
 
 
 @users.command("remove")
@@ -107,7 +87,9 @@ def users_add(name: str, roles: tuple[str, ...], fmt: str) -> None:
 @format_option()
 def users_remove(name: str, fmt: str) -> None:
     """Deactivate user NAME (their history is kept)."""
-    emit_object(gov().remove_user(actor(), name), fmt)
+    from mlgov.api import users as api
+
+    emit_object(api.remove_user(platform(), caller(), name).to_json(), fmt)
 
 
 @users.command("list")
@@ -115,7 +97,9 @@ def users_remove(name: str, fmt: str) -> None:
 @format_option()
 def users_list(include_removed: bool, fmt: str) -> None:
     """List users and their roles."""
-    rows = gov().list_users(actor(), include_removed=include_removed)
+    from mlgov.api import users as api
+
+    rows = api.list_users(platform(), caller(), include_removed=include_removed).to_json()
     emit_rows(rows, USER_COLUMNS + (["removed_at"] if include_removed else []), fmt)
 
 
@@ -129,12 +113,9 @@ def policy() -> None:
 @format_option()
 def policy_show(tier: str | None, fmt: str) -> None:
     """Print the policy in force: built-in defaults with the stored policy applied."""
-    from mlgov.governance.lifecycle import parse_tier
+    from mlgov.api import policy as api
 
-    data = gov().effective_policy(actor())
-    if tier:
-        data = {"tier": parse_tier(tier).value, **data["tiers"][parse_tier(tier).value]}
-    emit_object(data, fmt)
+    emit_object(api.show_policy(platform(), caller(), tier=tier).to_json(), fmt)
 
 
 @policy.command("set")
@@ -147,15 +128,15 @@ def policy_set(file: str, fmt: str) -> None:
     it is wrong; the policy in force is then unchanged. Approvals already given stay bound
     to the policy they were given under.
     """
-    from mlgov.governance.policy import read_policy_file
+    from mlgov.api import policy as api
 
-    result = gov().set_policy(actor(), read_policy_file(file), source=file)
+    result = api.set_policy(platform(), caller(), file)
     if fmt != "table":
-        emit_object(result, fmt)
+        emit_object(result.to_json(), fmt)
         return
     click.echo(
-        f"policy #{result['id']} in force (digest {result['digest'][:16]}, was "
-        f"{result['previous_digest'][:16]}); audit seq {result['audit_seq']}"
+        f"policy #{result.id} in force (digest {result.digest[:16]}, was "
+        f"{result.previous_digest[:16]}); audit seq {result.audit_seq}"
     )
 
 
@@ -163,7 +144,9 @@ def policy_set(file: str, fmt: str) -> None:
 @format_option()
 def policy_history(fmt: str) -> None:
     """List every policy put in force, newest last."""
-    rows = gov().policy_history(actor())
+    from mlgov.api import policy as api
+
+    rows = api.policy_history(platform(), caller()).to_json()
     emit_rows(rows, ["id", "set_at", "set_by", "source", "digest", "audit_seq", "in_force"], fmt)
 
 

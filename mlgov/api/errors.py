@@ -1,0 +1,37 @@
+"""The error family every surface maps: the CLI to exit codes, the server to HTTP statuses."""
+
+from __future__ import annotations
+
+from mlgov.governance.errors import (
+    BadInput,
+    Conflict,
+    ExternalError,
+    GateRefused,
+    MlgovError,
+    NotFound,
+    NotInitialized,
+    PermissionDenied,
+    PolicyError,
+    ProblemsFound,
+    Refused,
+    StateTampered,
+    Unavailable,
+    UnknownUser,
+)
+
+__all__ = [
+    "BadInput",
+    "Conflict",
+    "ExternalError",
+    "GateRefused",
+    "MlgovError",
+    "NotFound",
+    "NotInitialized",
+    "PermissionDenied",
+    "PolicyError",
+    "ProblemsFound",
+    "Refused",
+    "StateTampered",
+    "Unavailable",
+    "UnknownUser",
+]

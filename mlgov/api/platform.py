@@ -1,0 +1,34 @@
+"""The platform a surface runs against: settings and the governance service, opened once."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mlgov.config import Settings
+    from mlgov.governance.service import Governance
+
+
+class Platform:
+    """Opens the governance service on first use; a command that fails before it needs the
+    store never touches it."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._gov: Governance | None = None
+
+    def governance(self, *, initializing: bool = False) -> Governance:
+        if self._gov is None:
+            from mlgov.app import open_governance
+
+            self._gov = open_governance(self.settings, initializing=initializing)
+        return self._gov
+
+    @property
+    def opened(self) -> bool:
+        return self._gov is not None
+
+    @property
+    def warnings(self) -> list[str]:
+        """What the service noted without failing the call; never opens the service."""
+        return list(self._gov.warnings) if self._gov is not None else []
