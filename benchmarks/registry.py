@@ -22,11 +22,15 @@ import argparse
 import os
 import platform
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+# The toy-model helpers are test code, kept out of the shipped package.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 # run as a script: benchmarks/ is on sys.path, so the sibling's call counter is shared
 from registry_adapter import _count_calls
@@ -54,8 +58,7 @@ def _timed(action: Callable[[], Any]) -> tuple[float, Any]:
 def _runs_with_logged_models(client: Any, tracking_uri: str, artifacts: Path, n: int) -> list:
     """n finished runs, each with roc_auc logged and its own READY logged model (toy files)."""
     from mlflow.artifacts import download_artifacts
-
-    from mlgov.registry.testing import log_toy_model
+    from support.toy_models import log_toy_model
 
     run_id, model_uri = log_toy_model(tracking_uri, artifact_location=str(artifacts))
     experiment_id = client.get_run(run_id).info.experiment_id
@@ -89,12 +92,13 @@ def main() -> None:
     n = args.versions
     n_promote = min(args.promote or n, n)
 
+    from support.toy_models import breast_cancer_frames
+
     from mlgov.app import open_governance
     from mlgov.config import load_settings
     from mlgov.governance.cards import set_card
     from mlgov.governance.reconcile import reconcile
     from mlgov.governance.references import record_reference
-    from mlgov.registry.testing import breast_cancer_frames
 
     with tempfile.TemporaryDirectory(prefix="mlgov-bench-") as tmp:
         root = Path(tmp)

@@ -11,12 +11,16 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+# The toy-model helpers are test code, kept out of the shipped package.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 
 def _timed(action: Callable[[], Any]) -> float:
@@ -58,8 +62,9 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=50)
     args = parser.parse_args()
 
+    from support.toy_models import log_toy_model
+
     from mlgov.registry.mlflow_registry import MlflowRegistry
-    from mlgov.registry.testing import log_toy_model
 
     with tempfile.TemporaryDirectory(prefix="mlgov-bench-") as tmp:
         uri = f"sqlite:///{Path(tmp) / 'mlflow.db'}"

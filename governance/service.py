@@ -201,8 +201,11 @@ class Governance:
         version.last_activity_at = self.now()
 
     def notify(self, event: str, payload: Mapping[str, Any]) -> None:
-        if self.notifier is not None:
-            self.notifier.notify(event, payload)
+        """Sent after the transaction in progress commits; dropped if it rolls back."""
+        notifier = self.notifier
+        if notifier is not None:
+            payload = dict(payload)
+            self.store.after_commit(lambda: notifier.notify(event, payload))
 
     # --- setup and users -----------------------------------------------------------------
 

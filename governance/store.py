@@ -7,7 +7,8 @@ takes the head row with SELECT ... FOR UPDATE.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,22 @@ class Store:
         self._reader = sessionmaker(
             self.engine.execution_options(**{_READONLY: True}), expire_on_commit=False
         )
+        # Per thread: a server runs several requests, each in its own transaction.
+        self._local = threading.local()
+
+    @property
+    def in_transaction(self) -> bool:
+        return getattr(self._local, "depth", 0) > 0
+
+    def after_commit(self, action: Callable[[], None]) -> None:
+        """Run `action` once the write transaction in progress has committed (now, if none is).
+
+        For what reaches outside the database, such as a webhook with a 5 s timeout: never
+        while the transaction holds its write lock, and never for a change rolled back."""
+        if not self.in_transaction:
+            action()
+            return
+        self._local.pending.append(action)
 
     @property
     def display_url(self) -> str:
@@ -56,14 +73,32 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
-        """One write transaction: commits when the block ends, rolls back on any exception."""
-        with self._writer() as session:
-            try:
-                with session.begin():
-                    yield session
-            except OperationalError as exc:
-                what = f"governance database {self.display_url} failed"
-                raise database_failure(exc, what) from exc
+        """One write transaction: commits when the block ends, rolls back on any exception.
+
+        Actions queued with `after_commit` run after the outermost one commits."""
+        local = self._local
+        outermost = not self.in_transaction
+        if outermost:
+            local.pending = []
+        local.depth = getattr(local, "depth", 0) + 1
+        try:
+            with self._writer() as session:
+                try:
+                    with session.begin():
+                        yield session
+                except OperationalError as exc:
+                    what = f"governance database {self.display_url} failed"
+                    raise database_failure(exc, what) from exc
+        except BaseException:
+            local.depth -= 1
+            if outermost:
+                local.pending = []
+            raise
+        local.depth -= 1
+        if outermost:
+            pending, local.pending = local.pending, []
+            for action in pending:
+                action()
 
     @contextmanager
     def read(self) -> Iterator[Session]:

@@ -64,3 +64,9 @@ def test_a_breach_of_a_contract_fails_the_lint(tree, tmp_path, module, source, c
     result = _lint(breached)
     assert result.returncode == 1
     assert f"{contract}" in result.stdout and "BROKEN" in result.stdout
+
+
+def test_test_only_code_is_not_shipped() -> None:
+    """Insider tampering and toy-model helpers live under tests/support (issue 17 item 4)."""
+    for name in ("mlgov.governance.tampering", "mlgov.registry.testing"):
+        assert importlib.util.find_spec(name) is None, f"{name} is installed"

@@ -8,8 +8,8 @@ import stat
 from pathlib import Path
 
 import pytest
+from support import tampering
 
-from mlgov.governance import tampering
 from mlgov.governance.store import Store
 
 

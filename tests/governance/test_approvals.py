@@ -333,3 +333,56 @@ def test_webhook_delivers_and_retries(tmp_path):
         assert outbox.read_text() == ""
     finally:
         server.shutdown()
+
+
+class _LockProbe:
+    """A notifier that records, for each event, whether a write transaction was still open
+    and (on SQLite) whether another writer could take the database's write lock."""
+
+    def __init__(self, gov) -> None:
+        self.gov, self.seen = gov, []
+
+    def notify(self, event, payload) -> None:
+        free = None
+        url = self.gov.store.engine.url
+        if url.get_backend_name() == "sqlite":
+            import sqlite3
+
+            conn = sqlite3.connect(url.database, timeout=0, isolation_level=None)
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                conn.execute("ROLLBACK")
+                free = True
+            except sqlite3.OperationalError:
+                free = False
+            finally:
+                conn.close()
+        self.seen.append((event, self.gov.store.in_transaction, free))
+
+
+def test_notifications_are_sent_after_commit_never_under_the_lock(in_train, clock):
+    """A webhook times out after 5 s: sent while the row lock was held, it stalled every other
+    writer (issue 17 item 2). Expiry found by the sweep and a decision both notify."""
+    probe = in_train.notifier = _LockProbe(in_train)
+    approvals.request_approval(in_train, "ds1", "credit", "1")
+    _approve(in_train, "ro1")
+    clock.advance(days=30, seconds=1)
+    approvals.request_approval(in_train, "ds1", "credit", "1")  # sweeps the expired one first
+    events = [e for e, _, _ in probe.seen]
+    assert events == [
+        "approval.requested",
+        "approval.decided",
+        "approval.expired",
+        "approval.requested",
+    ]
+    assert all(not locked and free is not False for _, locked, free in probe.seen), probe.seen
+
+
+def test_a_rolled_back_change_notifies_nobody(in_train):
+    probe = in_train.notifier = _LockProbe(in_train)
+    with pytest.raises(RuntimeError), in_train.store.transaction():
+        in_train.notify("approval.requested", {"id": 1})
+        raise RuntimeError("the change failed")
+    assert probe.seen == []
+    in_train.notify("outside", {})  # no transaction: sent at once
+    assert [e for e, _, _ in probe.seen] == ["outside"]

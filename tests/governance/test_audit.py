@@ -6,8 +6,8 @@ import json
 
 import pytest
 from sqlalchemy import text
+from support import tampering
 
-from mlgov.governance import tampering
 from mlgov.governance.audit import GENESIS
 
 

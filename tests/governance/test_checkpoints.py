@@ -18,8 +18,9 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support import tampering
 
-from mlgov.governance import audit, tampering
+from mlgov.governance import audit
 from mlgov.governance.checkpoints import (
     ChainContradictsCheckpoint,
     Checkpointer,

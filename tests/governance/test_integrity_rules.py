@@ -398,7 +398,7 @@ def test_migration_names_the_rule_old_data_breaks(gov, registered):
 def test_insider_tampering_bypasses_constraints_and_is_still_detected(
     gov, registered, operation, recompute
 ):
-    from mlgov.governance import tampering
+    from support import tampering
 
     gov.promote("ds1", "credit", "1", "train")
     head = gov.audit_verify("aud").head_hash

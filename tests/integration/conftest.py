@@ -194,7 +194,7 @@ class Home:
 
     def new_version(self, model: str, *, kind: str = "logreg", reference: bool = True) -> str:
         """Log a toy model, register it (high tier), complete its card; return its version."""
-        from mlgov.registry.testing import log_toy_model
+        from support.toy_models import log_toy_model
 
         with warnings.catch_warnings():
             # MLflow hints that the inferred output schema (class labels) is integer: known.
@@ -237,7 +237,7 @@ class Home:
 
 @pytest.fixture(scope="session")
 def home(tmp_path_factory: pytest.TempPathFactory) -> Home:
-    from mlgov.registry.testing import breast_cancer_frames
+    from support.toy_models import breast_cancer_frames
 
     base = tmp_path_factory.mktemp("integration")
     files = base / "files"

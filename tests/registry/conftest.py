@@ -49,7 +49,7 @@ class Store:
         return MlflowRegistry(self.uri, artifact_location=self.artifact_location)
 
     def log_toy(self, **kwargs: Any) -> tuple[str, str]:
-        from mlgov.registry.testing import log_toy_model
+        from support.toy_models import log_toy_model
 
         return log_toy_model(self.uri, artifact_location=self.artifact_location, **kwargs)
 

@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
+from support.toy_models import breast_cancer_frames
 
 from mlgov.governance.errors import BadInput, NotFound
 from mlgov.registry.tags import MAX_TAG_VALUE
-from mlgov.registry.testing import breast_cancer_frames
 
 pytestmark = pytest.mark.slow
 

@@ -124,7 +124,7 @@ def mlgov(store, governed_template: Path, tmp_path: Path, monkeypatch) -> Mlgov:
 def data(tmp_path: Path) -> dict[str, Path]:
     """Files the commands take: complete cards, a reference matching the toy model's signature,
     current data for the drift check."""
-    from mlgov.registry.testing import breast_cancer_frames
+    from support.toy_models import breast_cancer_frames
 
     x_test = breast_cancer_frames()[1]
     files = {

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from support.toy_models import breast_cancer_frames
 
 from mlgov.governance.errors import BadInput
 from mlgov.registry.fingerprint import compare_fingerprints
 from mlgov.registry.tags import CREATED_TAG
-from mlgov.registry.testing import breast_cancer_frames
 
 pytestmark = pytest.mark.slow
 

@@ -49,14 +49,14 @@ class MlflowStore:
         return MlflowClient(tracking_uri=self.uri, registry_uri=self.uri)
 
     def log_toy(self) -> str:
-        from mlgov.registry.testing import log_toy_model
+        from support.toy_models import log_toy_model
 
         return log_toy_model(self.uri, artifact_location=self.artifacts)[0]
 
 
 @pytest.fixture(scope="module")
 def mlflow_store(tmp_path_factory: pytest.TempPathFactory) -> MlflowStore:
-    from mlgov.registry.testing import log_toy_model
+    from support.toy_models import log_toy_model
 
     root = tmp_path_factory.mktemp("mlflow")
     uri, artifacts = f"sqlite:///{root / 'mlflow.db'}", str(root / "artifacts")
@@ -94,7 +94,7 @@ def model() -> str:
 
 @pytest.fixture
 def reference(tmp_path: Path) -> Path:
-    from mlgov.registry.testing import breast_cancer_frames
+    from support.toy_models import breast_cancer_frames
 
     path = tmp_path / "reference.csv"
     breast_cancer_frames()[1].head(60).to_csv(path, index=False)
@@ -137,7 +137,7 @@ def test_voiding_an_approval_on_changed_evidence_removes_its_approvers_from_mlfl
     approved(gov, model, version)
     assert mlflow_tags(mlflow_store, model, version)["mlgov.approved_by"] == "ro1"
     # The evidence changes after the approval: a new reference dataset.
-    from mlgov.registry.testing import breast_cancer_frames
+    from support.toy_models import breast_cancer_frames
 
     newer = tmp_path / "newer.csv"
     breast_cancer_frames()[1].tail(60).to_csv(newer, index=False)

@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select, text
+from support import tampering
 
-from mlgov.governance import approvals, deployments, tampering
+from mlgov.governance import approvals, deployments
 from mlgov.governance.drift_checks import record_drift
 from mlgov.governance.errors import StateTampered
 from mlgov.governance.implied_state import Disagreement
