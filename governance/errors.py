@@ -60,6 +60,10 @@ class PermissionDenied(Refused):
     """The acting user lacks the role for this action."""
 
 
+class NotAuthenticated(PermissionDenied):
+    """Presented credentials prove no one (the server answers 401)."""
+
+
 class UnknownUser(PermissionDenied):
     """The acting user is not registered in the governance database."""
 

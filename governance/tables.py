@@ -441,3 +441,27 @@ class PolicyVersion(Base):
     set_at: Mapped[datetime]
     set_by: Mapped[str] = mapped_column(String(64))
     audit_seq: Mapped[int] = mapped_column(Integer)
+
+
+class ApiToken(Base):
+    """A personal access token: only its hash is kept; the secret is shown once, at creation.
+
+    The `token.create` audit event carries the hash, so a row an insider adds or edits
+    authenticates nobody (see governance/tokens.py).
+    """
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    prefix: Mapped[str] = mapped_column(String(16), unique=True)  # looked up, not secret
+    secret_sha256: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    name: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[datetime]
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+    revoked_by: Mapped[str | None] = mapped_column(String(64))
+    audit_seq: Mapped[int] = mapped_column(Integer)
+    user: Mapped[User] = relationship(lazy="joined")

@@ -22,6 +22,7 @@ class Identification(StrEnum):
 class Actor:
     name: str
     identified_by: Identification = Identification.ASSERTED
+    credential: str | None = None  # which credential proved it, e.g. "token:12"; never a secret
 
     def __post_init__(self) -> None:
         validate_user_name(self.name)

@@ -150,4 +150,64 @@ def policy_history(fmt: str) -> None:
     emit_rows(rows, ["id", "set_at", "set_by", "source", "digest", "audit_seq", "in_force"], fmt)
 
 
-COMMANDS = [init, whoami, users, policy]
+TOKEN_COLUMNS = ["id", "user", "name", "state", "created_at", "expires_at", "last_used_at"]
+
+
+@click.group()
+def tokens() -> None:
+    """Personal access tokens for the governance server (admin, or anyone for themselves)."""
+
+
+@tokens.command("create")
+@click.argument("user")
+@click.option("--name", metavar="LABEL", help="What the token is for, e.g. the machine.")
+@click.option(
+    "--expires",
+    "days",
+    type=int,
+    default=90,
+    show_default=True,
+    metavar="DAYS",
+    help="Days until the token stops working (1-365).",
+)
+@format_option()
+def tokens_create(user: str, name: str | None, days: int, fmt: str) -> None:
+    """Create a token for USER and print its secret, once: it is stored only as a hash.
+
+    Send it as `Authorization: Bearer <token>`. Keep it like a password; revoke it with
+    `mlgov tokens revoke ID` when it may have been seen.
+    """
+    from mlgov.api import tokens as api
+
+    created = api.create_token(platform(), caller(), user, name=name, days=days)
+    if fmt != "table":
+        emit_object(created.to_json(), fmt)
+        return
+    click.echo(
+        f"token #{created.id} for {created.user} ({created.name}), expires {created.expires_at}"
+    )
+    click.echo(created.token)
+    click.echo("this secret is shown once: store it now", err=True)
+
+
+@tokens.command("list")
+@click.option("--user", "owner", metavar="NAME", help="One user's tokens (admin).")
+@format_option()
+def tokens_list(owner: str | None, fmt: str) -> None:
+    """List tokens (an admin sees everyone's, anyone else their own); never the secrets."""
+    from mlgov.api import tokens as api
+
+    emit_rows(api.list_tokens(platform(), caller(), user=owner).to_json(), TOKEN_COLUMNS, fmt)
+
+
+@tokens.command("revoke")
+@click.argument("token_id", type=int, metavar="ID")
+@format_option()
+def tokens_revoke(token_id: int, fmt: str) -> None:
+    """Revoke token ID: it is refused from its next request on."""
+    from mlgov.api import tokens as api
+
+    emit_object(api.revoke_token(platform(), caller(), token_id).to_json(), fmt)
+
+
+COMMANDS = [init, whoami, users, tokens, policy]
