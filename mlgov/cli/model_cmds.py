@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import click
 
-from mlgov.cli.context import actor, gov
+from mlgov.api.errors import ProblemsFound
+from mlgov.cli.context import caller, platform
 from mlgov.cli.output import emit_object, emit_rows, format_option
-from mlgov.governance.errors import ProblemsFound
 
 VERSION_COLUMNS = ["model", "version", "stage", "health", "risk_tier", "owner", "last_activity_at"]
 
@@ -34,8 +34,11 @@ def register(
     A tier lower than an earlier version's (or than another version of the same artifact)
     is registered, and the train gate waits for a risk officer's `models confirm-tier`.
     """
-    result = gov().register(
-        actor(),
+    from mlgov.api import models as api
+
+    result = api.register(
+        platform(),
+        caller(),
         model,
         run_id=run_id,
         model_uri=model_uri,
@@ -51,7 +54,7 @@ def register(
             f"(tier {result['risk_tier']}, owner {result['owner']})"
         )
     else:
-        emit_object(result, fmt)
+        emit_object(result.to_json(), fmt)
 
 
 @click.group()
@@ -67,14 +70,16 @@ def models() -> None:
 def models_confirm_tier(model: str, version: str, reason: str, fmt: str) -> None:
     """Sign off VERSION's risk tier where it is lower than an earlier version's (risk officer,
     not the version's registrant or owner); until then its train gate refuses."""
-    result = gov().confirm_tier(actor(), model, version, reason=reason)
+    from mlgov.api import models as api
+
+    result = api.confirm_tier(platform(), caller(), model, version, reason=reason)
     if fmt != "table":
-        emit_object(result, fmt)
+        emit_object(result.to_json(), fmt)
         return
     click.echo(
-        f"{result['model']}/{result['version']}: tier {result['tier']} confirmed by "
-        f"{result['confirmed_by']} (earlier {result['earlier_version']} was "
-        f"{result['earlier_tier']})"
+        f"{result.model}/{result.version}: tier {result.tier} confirmed by "
+        f"{result.confirmed_by} (earlier {result.earlier_version} was "
+        f"{result.earlier_tier})"
     )
 
 
@@ -85,8 +90,10 @@ def models_confirm_tier(model: str, version: str, reason: str, fmt: str) -> None
 @format_option()
 def models_list(stage, tier, owner, fmt) -> None:
     """List governed model versions."""
-    rows = gov().list_versions(actor(), stage=stage, tier=tier, owner=owner)
-    emit_rows(rows, VERSION_COLUMNS, fmt)
+    from mlgov.api import models as api
+
+    rows = api.list_versions(platform(), caller(), stage=stage, tier=tier, owner=owner)
+    emit_rows(rows.to_json(), VERSION_COLUMNS, fmt)
 
 
 @models.command("show")
@@ -95,7 +102,9 @@ def models_list(stage, tier, owner, fmt) -> None:
 @format_option()
 def models_show(model, version, fmt) -> None:
     """Show MODEL's versions, or one VERSION in detail (stage, lineage, evidence, history)."""
-    data = gov().show(actor(), model, version)
+    from mlgov.api import models as api
+
+    data = api.show(platform(), caller(), model, version).to_json()
     if version is None and fmt != "json":
         emit_rows(data["versions"], VERSION_COLUMNS, fmt)
         return
@@ -111,21 +120,22 @@ def models_show(model, version, fmt) -> None:
 @format_option()
 def promote(model, version, to, reason, check, fmt) -> None:
     """Move VERSION of MODEL to STAGE; the gate lists every unmet condition on refusal."""
-    g = gov()
+    from mlgov.api import models as api
+
+    result = api.promote(platform(), caller(), model, version, to=to, reason=reason, check=check)
     if check:
-        unmet = g.gate_preview(actor(), model, version, to)
+        unmet = result.to_json()
         emit_rows(unmet, ["check", "message"], fmt)
         if unmet:
             raise ProblemsFound
         return
-    result = g.promote(actor(), model, version, to, reason=reason)
     if fmt == "table":
         click.echo(
-            f"{model}/{version}: {result['from']} -> {result['stage']} "
-            f"(audit seq {result['audit_seq']})"
+            f"{model}/{version}: {result.from_stage} -> {result.stage} "
+            f"(audit seq {result.audit_seq})"
         )
     else:
-        emit_object(result, fmt)
+        emit_object(result.to_json(), fmt)
 
 
 STALE_COLUMNS = ["model", "version", "stage", "rule", "detail", "last_activity", "serving"]
@@ -150,6 +160,9 @@ def retire(
 ) -> None:
     """Retire VERSION of MODEL for good (it never serves again; evidence is kept), or with
     --stale every version matched by a staleness rule."""
+    from mlgov.api import retirement as api
+    from mlgov.api.retirement import StaleList
+
     if not stale:
         if not (model and version):
             raise click.UsageError("give MODEL and VERSION, or --stale")
@@ -159,58 +172,70 @@ def retire(
             raise click.UsageError(
                 "--days/--model/--dry-run/--yes/--include-serving go with --stale"
             )
-        result = gov().retire(actor(), model, version, reason=reason, force=force)
-        if fmt == "table":
-            click.echo(f"{model}/{version}: {result['from']} -> retire")
-        else:
-            emit_object(result, fmt)
-        return
-    if model or version or reason:
+    elif model or version or reason:
         raise click.UsageError("--stale takes no MODEL/VERSION/--reason: the rule is the reason")
-    _retire_stale(days, only_model, dry_run, yes, include_serving, fmt)
-
-
-def _retire_stale(days, only_model, dry_run, yes, include_serving, fmt) -> None:
-    import sys
-
-    from mlgov.governance.staleness import find_stale, retire_stale
-
-    g = gov()
-    found = find_stale(g, actor(), days=days, model=only_model, include_serving=include_serving)
-    if dry_run or not found:
-        emit_rows([f.to_dict() for f in found], STALE_COLUMNS, fmt)
+    result = api.retire(
+        platform(),
+        caller(),
+        model=model,
+        version=version,
+        reason=reason,
+        force=force,
+        stale=stale,
+        days=days,
+        stale_model=only_model,
+        include_serving=include_serving,
+        dry_run=dry_run,
+        confirm=None if yes else _confirm_stale,
+    )
+    if not stale:
+        if fmt == "table":
+            click.echo(f"{model}/{version}: {result.from_stage} -> retire")
+        else:
+            emit_object(result.to_json(), fmt)
+        return
+    if isinstance(result, StaleList):  # a dry run, or nothing stale: nothing was retired
+        emit_rows(result.to_json(), STALE_COLUMNS, fmt)
         if fmt == "table":
             click.echo(
-                f"{len(found)} stale version(s)"
+                f"{len(result)} stale version(s)"
                 + (" (dry run: nothing changed)" if dry_run else ""),
                 err=True,
             )
         return
-    if not yes:
-        if not sys.stdin.isatty():
-            raise click.UsageError(
-                "refusing to retire without confirmation: add --yes (no terminal to ask on)"
-            )
-        emit_rows([f.to_dict() for f in found], STALE_COLUMNS, "table")
-        click.confirm(f"Retire these {len(found)} version(s)?", abort=True)
-    result = retire_stale(g, actor(), found, include_serving=include_serving)
+    _show_retirement(result.to_json(), fmt)
+    if result.failed:
+        raise ProblemsFound
+
+
+def _confirm_stale(found) -> None:
+    """Ask on the terminal before a sweep retires anything; abort unless confirmed."""
+    import sys
+
+    if not sys.stdin.isatty():
+        raise click.UsageError(
+            "refusing to retire without confirmation: add --yes (no terminal to ask on)"
+        )
+    emit_rows(found.to_json(), STALE_COLUMNS, "table")
+    click.confirm(f"Retire these {len(found)} version(s)?", abort=True)
+
+
+def _show_retirement(result: dict, fmt: str) -> None:
     if fmt == "json":
         emit_object(result, fmt)
-    else:
-        rows = (
-            [r | {"outcome": "retired"} for r in result["retired"]]
-            + [r | {"outcome": "skipped: " + r["why"]} for r in result["skipped"]]
-            + [r | {"outcome": "FAILED: " + r["error"]} for r in result["failed"]]
+        return
+    rows = (
+        [r | {"outcome": "retired"} for r in result["retired"]]
+        + [r | {"outcome": "skipped: " + r["why"]} for r in result["skipped"]]
+        + [r | {"outcome": "FAILED: " + r["error"]} for r in result["failed"]]
+    )
+    emit_rows(rows, ["model", "version", "rule", "outcome"], fmt)
+    if fmt == "table":
+        click.echo(
+            f"{len(result['retired'])} retired, {len(result['skipped'])} skipped, "
+            f"{len(result['failed'])} failed",
+            err=True,
         )
-        emit_rows(rows, ["model", "version", "rule", "outcome"], fmt)
-        if fmt == "table":
-            click.echo(
-                f"{len(result['retired'])} retired, {len(result['skipped'])} skipped, "
-                f"{len(result['failed'])} failed",
-                err=True,
-            )
-    if result["failed"]:
-        raise ProblemsFound
 
 
 @models.command("card")
@@ -234,27 +259,30 @@ def _retire_stale(days, only_model, dry_run, yes, include_serving, fmt) -> None:
 @format_option()
 def models_card(model, version, assignments, card_file, replace, show_only, fmt) -> None:
     """Write or show the model card of VERSION; each change is a new audited revision."""
-    from pathlib import Path
+    from mlgov.api import models as api
 
-    from mlgov.governance import cards
-
-    g = gov()
+    if show_only and (assignments or card_file):
+        raise click.UsageError("--show cannot be combined with --set or --file")
+    result = api.card(
+        platform(),
+        caller(),
+        model,
+        version,
+        show=show_only,
+        assignments=assignments,
+        card_file=card_file,
+        replace=replace,
+    )
     if show_only:
-        if assignments or card_file:
-            raise click.UsageError("--show cannot be combined with --set or --file")
-        emit_object(cards.show_card(g, actor(), model, version), fmt)
-        return
-    fields = cards.read_card_file(Path(card_file)) if card_file else {}
-    fields.update(cards.parse_assignments(assignments))
-    result = cards.set_card(g, actor(), model, version, fields, replace=replace)
-    if fmt == "table":
-        missing = result["missing_required"]
+        emit_object(result.to_json(), fmt)
+    elif fmt == "table":
+        missing = result.missing_required
         click.echo(
-            f"{model}/{version}: card revision {result['revision']} recorded"
+            f"{model}/{version}: card revision {result.revision} recorded"
             + (f"; still missing: {', '.join(missing)}" if missing else "; complete")
         )
     else:
-        emit_object(result, fmt)
+        emit_object(result.to_json(), fmt)
 
 
 @models.command("reference")
@@ -264,19 +292,17 @@ def models_card(model, version, assignments, card_file, replace, show_only, fmt)
 @format_option()
 def models_reference(model, version, file, fmt) -> None:
     """Record FILE (CSV or Parquet) as VERSION's reference dataset: the drift baseline."""
-    from pathlib import Path
+    from mlgov.api import models as api
 
-    from mlgov.governance.references import record_reference
-
-    result = record_reference(gov(), actor(), model, version, Path(file))
+    result = api.record_reference(platform(), caller(), model, version, file)
     if fmt == "table":
         click.echo(
-            f"{model}/{version}: reference {result['file']} recorded "
-            f"({result['rows']} rows, {len(result['columns'])} columns, "
-            f"sha256 {result['sha256'][:12]})"
+            f"{model}/{version}: reference {result.file} recorded "
+            f"({result.rows} rows, {len(result.columns)} columns, "
+            f"sha256 {result.sha256[:12]})"
         )
     else:
-        emit_object(result, fmt)
+        emit_object(result.to_json(), fmt)
 
 
 @click.command()
@@ -291,15 +317,15 @@ def reconcile(fix, skip_artifacts, fmt) -> None:
     again) and completed; one with none visible, or whose replay is refused, is undone and
     aborted. Operations whose process still runs are left alone. Every outcome is audited.
     """
-    from mlgov.governance.reconcile import reconcile as run
+    from mlgov.api import reconcile as api
 
-    result = run(
-        gov(),
-        actor(),
+    result = api.reconcile(
+        platform(),
+        caller(),
         fix=fix,
         check_artifacts=not skip_artifacts,
         progress=lambda msg: click.echo(msg, err=True),
-    )
+    ).to_json()
     if fmt == "json":
         emit_object(result, fmt)
     else:
