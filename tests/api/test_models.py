@@ -201,7 +201,7 @@ def test_reconcile(team, admin, fake_registry) -> None:
 
 @pytest.mark.slow
 def test_register_a_real_mlflow_model(open_platform, admin) -> None:
-    from mlgov.registry.testing import log_toy_model
+    from support.toy_models import log_toy_model
 
     users.init(open_platform(), admin)
     users.add_user(open_platform(), admin, "dana", ["data_scientist"])

@@ -119,7 +119,7 @@ def test_an_insider_s_edit_of_a_token_row_authenticates_nobody(gov, clock, edit)
         with gov.store.read() as s:
             values["user_id"] = gov.user(s, "admin").id
     if "secret_sha256" in values:
-        token = token[: -43] + "k" * 43
+        token = token[:-43] + "k" * 43
         values["secret_sha256"] = hashlib.sha256(b"k" * 43).hexdigest()
     with gov.store.engine.begin() as conn:
         conn.execute(update(ApiToken).where(ApiToken.id == token_id).values(**values))
