@@ -128,6 +128,7 @@ def _register_commands() -> None:
         model_cmds,
         monitor_cmds,
         report_cmds,
+        server_cmds,
         setup_cmds,
     )
 
@@ -139,6 +140,7 @@ def _register_commands() -> None:
         monitor_cmds,
         report_cmds,
         audit_cmds,
+        server_cmds,
     ):
         for command in module.COMMANDS:
             cli.add_command(command)

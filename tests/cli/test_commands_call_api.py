@@ -25,6 +25,8 @@ NOT_YET_ON_API = {
     "mlgov.cli.report_cmds",
 }
 ALLOWED_MLGOV_IMPORTS = ("mlgov.api", "mlgov.cli", "mlgov.config")
+# Commands that start another surface (which itself calls mlgov.api), not a use case.
+SURFACES = {"mlgov server": "mlgov.server"}
 
 
 def _leaves(group: click.Group, path: str = "mlgov"):
@@ -60,7 +62,7 @@ def _api_calls(function) -> list[str]:
 COMMANDS = [
     pytest.param(c, id=p)
     for p, c in _leaves(cli)
-    if c.callback is not None and c.callback.__module__ not in NOT_YET_ON_API
+    if c.callback is not None and c.callback.__module__ not in NOT_YET_ON_API and p not in SURFACES
 ]
 
 
@@ -86,7 +88,8 @@ def test_commands_import_only_the_api_and_the_cli() -> None:
             offenders += [
                 f"{module.__name__} imports {n}"
                 for n in names
-                if n.startswith("mlgov") and not n.startswith(ALLOWED_MLGOV_IMPORTS)
+                if n.startswith("mlgov")
+                and not n.startswith(ALLOWED_MLGOV_IMPORTS + tuple(SURFACES.values()))
             ]
             if isinstance(node, ast.ImportFrom) and node.module == "mlgov.cli.context":
                 # gov() and actor() hand out the core itself: the way around the API.

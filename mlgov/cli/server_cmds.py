@@ -1,0 +1,23 @@
+"""The governance server."""
+
+from __future__ import annotations
+
+import click
+
+from mlgov.cli.context import platform
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8080, show_default=True, type=int, help="Port to listen on.")
+@click.option("--workers", default=1, show_default=True, type=int, help="Worker processes.")
+def server(host: str, port: int, workers: int) -> None:
+    """Run the governance server: the REST API under /api/v1 (OpenAPI at
+    /api/v1/openapi.json). Every request proves who it is with `Authorization: Bearer
+    <token>` (`mlgov tokens create`); --user plays no part in it."""
+    from mlgov.server import run as surface
+
+    surface.serve(platform().settings, host=host, port=port, workers=workers)
+
+
+COMMANDS = [server]

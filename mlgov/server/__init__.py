@@ -1,0 +1,1 @@
+"""The governance server: mlgov.api over HTTP under /api/v1, identity from credentials only."""

@@ -1,0 +1,206 @@
+"""The FastAPI application: each route authenticates, calls one mlgov.api function, answers
+its result's `to_json()` (the same shape as the CLI's `--format json`)."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterator
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from mlgov.api import Actor, Platform, errors
+from mlgov.api import models as models_api
+from mlgov.api import policy as policy_api
+from mlgov.api import tokens as tokens_api
+from mlgov.api import users as users_api
+from mlgov.config import Settings
+from mlgov.server.auth import FailureThrottle, TooManyFailures, authenticate
+from mlgov.server.problems import PROBLEM_JSON, from_error, problem
+
+log = logging.getLogger("mlgov.server")
+PREFIX = "/api/v1"
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class NewUser(Body):
+    name: str
+    roles: list[str] = Field(min_length=1)
+
+
+class NewToken(Body):
+    user: str
+    name: str | None = None
+    expires_days: int = 90
+
+
+class Move(Body):
+    to: str
+    reason: str | None = None
+
+
+def _platform(request: Request) -> Iterator[Platform]:
+    opened = Platform(request.app.state.settings())
+    try:
+        yield opened
+    finally:
+        if opened.opened:
+            opened.governance().store.engine.dispose()
+
+
+Plat = Annotated[Platform, Depends(_platform)]
+
+
+def _caller(request: Request, p: Plat) -> Actor:
+    address = request.client.host if request.client else "unknown"
+    header = request.headers.get("authorization")
+    return authenticate(p, request.app.state.throttle, header, address)
+
+
+Who = Annotated[Actor, Depends(_caller)]
+
+
+def _problem_response(status: int, body: dict[str, Any], **headers: str) -> JSONResponse:
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def create_app(
+    settings: Callable[[], Settings], *, throttle: FailureThrottle | None = None
+) -> FastAPI:
+    """`settings` is called once per request: each request opens its own platform, so the
+    policy in force and every row are read fresh, and nothing is shared between threads."""
+    app = FastAPI(
+        title="mlgov governance server",
+        version=_version(),
+        openapi_url=f"{PREFIX}/openapi.json",
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.throttle = throttle or FailureThrottle()
+
+    @app.exception_handler(errors.MlgovError)
+    def _domain_error(_request: Request, exc: errors.MlgovError) -> JSONResponse:
+        status, body = from_error(exc)
+        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
+        return _problem_response(status, body, **headers)
+
+    @app.exception_handler(TooManyFailures)
+    def _throttled(_request: Request, exc: TooManyFailures) -> JSONResponse:
+        body = problem(429, "too many requests", str(exc))
+        return _problem_response(429, body, **{"Retry-After": str(exc.retry_after)})
+
+    @app.exception_handler(RequestValidationError)
+    def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        # Name the field and the problem, never the value given (it may be personal data).
+        problems = [
+            {"field": ".".join(str(p) for p in e["loc"]), "problem": e["msg"]} for e in exc.errors()
+        ]
+        detail = "; ".join(f"{p['field']}: {p['problem']}" for p in problems)
+        return _problem_response(422, problem(422, "invalid request", detail, errors=problems))
+
+    @app.exception_handler(StarletteHTTPException)
+    def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return _problem_response(
+            exc.status_code, problem(exc.status_code, str(exc.detail), str(exc.detail))
+        )
+
+    @app.exception_handler(Exception)
+    def _internal(_request: Request, exc: Exception) -> JSONResponse:
+        log.error("internal error: %s", type(exc).__name__)
+        body = problem(500, "internal error", "the server failed; its log has the details")
+        return _problem_response(500, body)
+
+    # --- identity, users, tokens, policy ----------------------------------------------------
+
+    @app.get(f"{PREFIX}/whoami")
+    def whoami(p: Plat, who: Who) -> Any:
+        return users_api.whoami(p, who).to_json() | {
+            "identified_by": who.identified_by.value,
+            "credential": who.credential,
+        }
+
+    @app.get(f"{PREFIX}/users")
+    def list_users(p: Plat, who: Who, include_removed: bool = False) -> Any:
+        return users_api.list_users(p, who, include_removed=include_removed).to_json()
+
+    @app.post(f"{PREFIX}/users", status_code=201)
+    def add_user(p: Plat, who: Who, body: NewUser) -> Any:
+        return users_api.add_user(p, who, body.name, body.roles).to_json()
+
+    @app.delete(f"{PREFIX}/users/{{name}}")
+    def remove_user(p: Plat, who: Who, name: str) -> Any:
+        return users_api.remove_user(p, who, name).to_json()
+
+    @app.get(f"{PREFIX}/tokens")
+    def list_tokens(p: Plat, who: Who, user: str | None = None) -> Any:
+        return tokens_api.list_tokens(p, who, user=user).to_json()
+
+    @app.post(f"{PREFIX}/tokens", status_code=201)
+    def create_token(p: Plat, who: Who, body: NewToken) -> Any:
+        created = tokens_api.create_token(p, who, body.user, name=body.name, days=body.expires_days)
+        return created.to_json()
+
+    @app.delete(f"{PREFIX}/tokens/{{token_id}}")
+    def revoke_token(p: Plat, who: Who, token_id: int) -> Any:
+        return tokens_api.revoke_token(p, who, token_id).to_json()
+
+    @app.get(f"{PREFIX}/policy")
+    def show_policy(p: Plat, who: Who, tier: str | None = None) -> Any:
+        return policy_api.show_policy(p, who, tier=tier).to_json()
+
+    @app.get(f"{PREFIX}/policy/history")
+    def policy_history(p: Plat, who: Who) -> Any:
+        return policy_api.policy_history(p, who).to_json()
+
+    # --- models and versions -----------------------------------------------------------------
+
+    @app.get(f"{PREFIX}/models")
+    def list_versions(
+        p: Plat,
+        who: Who,
+        stage: str | None = None,
+        tier: str | None = None,
+        owner: str | None = None,
+    ) -> Any:
+        return models_api.list_versions(p, who, stage=stage, tier=tier, owner=owner).to_json()
+
+    @app.get(f"{PREFIX}/models/{{model}}")
+    def show_model(p: Plat, who: Who, model: str) -> Any:
+        return models_api.show(p, who, model).to_json()
+
+    @app.get(f"{PREFIX}/models/{{model}}/versions/{{version}}")
+    def show_version(p: Plat, who: Who, model: str, version: str) -> Any:
+        return models_api.show(p, who, model, version).to_json()
+
+    @app.get(f"{PREFIX}/models/{{model}}/versions/{{version}}/gate")
+    def check_gate(p: Plat, who: Who, model: str, version: str, to: Annotated[str, Query()]) -> Any:
+        return models_api.check_gate(p, who, model, version, to=to).to_json()
+
+    @app.post(f"{PREFIX}/models/{{model}}/versions/{{version}}/moves")
+    def move(p: Plat, who: Who, model: str, version: str, body: Move) -> Any:
+        return models_api.move(p, who, model, version, to=body.to, reason=body.reason).to_json()
+
+    return app
+
+
+def _version() -> str:
+    from importlib.metadata import version
+
+    return version("mlgov")
+
+
+def create_app_from_environment() -> FastAPI:
+    """For `uvicorn --factory` with several workers: settings from MLGOV_HOME and friends."""
+    from mlgov.config import load_settings
+
+    home = os.environ.get("MLGOV_HOME")
+    return create_app(lambda: load_settings(home=home))

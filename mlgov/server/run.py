@@ -1,0 +1,40 @@
+"""Starting the server: check the store first, then hand the app to uvicorn."""
+
+from __future__ import annotations
+
+import os
+
+from mlgov.api import Platform
+from mlgov.config import Settings
+
+
+def serve(settings: Settings, *, host: str, port: int, workers: int) -> None:
+    """Serve until stopped. The store is opened once first, so a missing or outdated store
+    is reported before the port is bound, with the CLI's message and exit code."""
+    import uvicorn
+
+    from mlgov.config import load_settings
+    from mlgov.server.app import create_app
+
+    if not 1 <= workers <= 64:
+        from mlgov.api.errors import BadInput
+
+        raise BadInput("--workers must be from 1 to 64")
+    check = Platform(settings)
+    check.governance().store.engine.dispose()
+    home = str(settings.home)
+    if workers == 1:
+        app = create_app(lambda: load_settings(home=home))
+        uvicorn.run(app, host=host, port=port, log_level="info", server_header=False)
+        return
+    # Several worker processes import the app themselves; they find the home in the environment.
+    os.environ["MLGOV_HOME"] = home
+    uvicorn.run(
+        "mlgov.server.app:create_app_from_environment",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+        server_header=False,
+    )
