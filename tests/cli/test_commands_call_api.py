@@ -19,8 +19,6 @@ from mlgov.cli.main import cli
 # commands are moved onto mlgov.api.
 NOT_YET_ON_API = {
     "mlgov.cli.model_cmds",
-    "mlgov.cli.approval_cmds",
-    "mlgov.cli.deploy_cmds",
     "mlgov.cli.monitor_cmds",
     "mlgov.cli.audit_cmds",
     "mlgov.cli.report_cmds",
