@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import click
 
-from mlgov.cli.context import actor, gov
+from mlgov.api.errors import ProblemsFound
+from mlgov.cli.context import caller, platform
 from mlgov.cli.output import emit_object, emit_rows, format_option
-from mlgov.governance.errors import ProblemsFound
 
 REQUEST_COLUMNS = [
     "id",
@@ -32,17 +32,17 @@ def approvals() -> None:
 @format_option()
 def approvals_request(model, version, note, fmt) -> None:
     """Ask for approval of VERSION (in train, with the train gate's evidence present)."""
-    from mlgov.governance.approvals import request_approval
+    from mlgov.api import approvals as api
 
-    view = request_approval(gov(), actor(), model, version, note=note)
+    view = api.request_approval(platform(), caller(), model, version, note=note)
     if fmt == "table":
         click.echo(
-            f"{model}/{version}: approval request {view['id']} opened, needs "
-            f"{view['approvals_required']} approval(s) by {view['expires_at']} "
-            f"(snapshot {view['snapshot_hash'][:12]})"
+            f"{model}/{version}: approval request {view.id} opened, needs "
+            f"{view.approvals_required} approval(s) by {view.expires_at} "
+            f"(snapshot {view.snapshot_hash[:12]})"
         )
     else:
-        emit_object(view, fmt)
+        emit_object(view.to_json(), fmt)
 
 
 @approvals.command("list")
@@ -51,9 +51,10 @@ def approvals_request(model, version, note, fmt) -> None:
 @format_option()
 def approvals_list(pending, mine, fmt) -> None:
     """List approval requests with their counts and state."""
-    from mlgov.governance.approvals import list_requests
+    from mlgov.api import approvals as api
 
-    emit_rows(list_requests(gov(), actor(), pending=pending, mine=mine), REQUEST_COLUMNS, fmt)
+    rows = api.list_requests(platform(), caller(), pending=pending, mine=mine).to_json()
+    emit_rows(rows, REQUEST_COLUMNS, fmt)
 
 
 @approvals.command("show")
@@ -62,9 +63,9 @@ def approvals_list(pending, mine, fmt) -> None:
 @format_option()
 def approvals_show(model, version, fmt) -> None:
     """Show VERSION's latest request: the frozen snapshot and every decision."""
-    from mlgov.governance.approvals import show_request
+    from mlgov.api import approvals as api
 
-    emit_object(show_request(gov(), actor(), model, version), fmt)
+    emit_object(api.show_request(platform(), caller(), model, version).to_json(), fmt)
 
 
 @approvals.command("verify")
@@ -73,32 +74,29 @@ def approvals_show(model, version, fmt) -> None:
 @format_option()
 def approvals_verify(model, version, fmt) -> None:
     """Check the approval is valid and still bound to the evidence; exit 1 if not."""
-    from mlgov.governance.approvals import verify_binding
+    from mlgov.api import approvals as api
 
-    result = verify_binding(gov(), actor(), model, version)
+    result = api.verify_binding(platform(), caller(), model, version)
     if fmt != "table":
-        emit_object(result, fmt)
-    elif result["ok"]:
-        click.echo(f"{model}/{version}: approval {result['request_id']} valid and bound")
+        emit_object(result.to_json(), fmt)
+    elif result.ok:
+        click.echo(f"{model}/{version}: approval {result.request_id} valid and bound")
     else:
-        for problem in result["problems"]:
+        for problem in result.problems:
             click.echo(f"{model}/{version}: {problem}", err=True)
-    if not result["ok"]:
+    if not result.ok:
         raise ProblemsFound
 
 
-def _decide(model, version, approve, text, fmt) -> None:
-    from mlgov.governance.approvals import decide
-
-    view = decide(gov(), actor(), model, version, approve=approve, comment=text)
+def _show_decision(model, version, approve, by, view, fmt) -> None:
     if fmt == "table":
         verb = "approved" if approve else "rejected"
         click.echo(
-            f"{model}/{version}: {verb} by {actor()}; request {view['id']} is "
-            f"{view['state']} ({view['approvals_count']}/{view['approvals_required']})"
+            f"{model}/{version}: {verb} by {by}; request {view.id} is "
+            f"{view.state} ({view.approvals_count}/{view.approvals_required})"
         )
     else:
-        emit_object(view, fmt)
+        emit_object(view.to_json(), fmt)
 
 
 @click.command()
@@ -108,7 +106,11 @@ def _decide(model, version, approve, text, fmt) -> None:
 @format_option()
 def approve(model, version, comment, fmt) -> None:
     """Approve VERSION's pending request (risk officer; never your own model)."""
-    _decide(model, version, True, comment, fmt)
+    from mlgov.api import approvals as api
+
+    who = caller()
+    view = api.decide(platform(), who, model, version, approve=True, comment=comment)
+    _show_decision(model, version, True, who.name, view, fmt)
 
 
 @click.command()
@@ -118,7 +120,11 @@ def approve(model, version, comment, fmt) -> None:
 @format_option()
 def reject(model, version, reason, fmt) -> None:
     """Reject VERSION's pending request; the version stays in train."""
-    _decide(model, version, False, reason, fmt)
+    from mlgov.api import approvals as api
+
+    who = caller()
+    view = api.decide(platform(), who, model, version, approve=False, comment=reason)
+    _show_decision(model, version, False, who.name, view, fmt)
 
 
 COMMANDS = [approvals, approve, reject]

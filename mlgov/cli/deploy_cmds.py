@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from mlgov.cli.context import actor, gov, state
+from mlgov.cli.context import caller, platform
 from mlgov.cli.output import emit_object, emit_rows, format_option
 
 DEPLOYMENT_COLUMNS = [
@@ -26,11 +26,11 @@ DEPLOYMENT_COLUMNS = [
 @format_option()
 def deploy(model, version, target, fmt) -> None:
     """Deploy an approved VERSION of MODEL: runs the deploy gate, builds the service."""
-    from mlgov.governance.deployments import deploy as run
+    from mlgov.api import deployments as api
 
-    result = run(
-        gov(),
-        actor(),
+    result = api.deploy(
+        platform(),
+        caller(),
         model,
         version,
         target=target,
@@ -38,12 +38,12 @@ def deploy(model, version, target, fmt) -> None:
     )
     if fmt == "table":
         click.echo(
-            f"{model}/{version} deployed to target '{result['target']}' "
-            f"(BentoML model {result['bento_model_tag']}); start it with "
-            f"`mlgov serve {result['target']}`"
+            f"{model}/{version} deployed to target '{result.target}' "
+            f"(BentoML model {result.bento_model_tag}); start it with "
+            f"`mlgov serve {result.target}`"
         )
     else:
-        emit_object(result, fmt)
+        emit_object(result.to_json(), fmt)
 
 
 @click.command()
@@ -71,12 +71,11 @@ def serve(target, host, port, workers, no_verify) -> None:
 
     Once it answers ready and a probe prediction succeeds, the version moves deploy -> evaluate.
     """
-    from mlgov.adapters import serve_target
+    from mlgov.api import deployments as api
 
-    serve_target(
-        gov(),
-        state().settings,
-        actor(),
+    api.serve(
+        platform(),
+        caller(),
         target,
         host=host,
         port=port,
@@ -91,16 +90,16 @@ def serve(target, host, port, workers, no_verify) -> None:
 @format_option()
 def rollback(target, fmt) -> None:
     """Switch TARGET back to its previous version (still approved and bound)."""
-    from mlgov.governance.deployments import rollback as run
+    from mlgov.api import deployments as api
 
-    result = run(gov(), actor(), target)
+    result = api.rollback(platform(), caller(), target)
     if fmt == "table":
         click.echo(
-            f"target '{target}' now serves {result['model']}/{result['version']}; a "
+            f"target '{target}' now serves {result.model}/{result.version}; a "
             "running server switches within seconds (or says a restart is needed)"
         )
     else:
-        emit_object(result, fmt)
+        emit_object(result.to_json(), fmt)
 
 
 @click.command()
@@ -109,13 +108,13 @@ def rollback(target, fmt) -> None:
 @format_option()
 def undeploy(target, reason, fmt) -> None:
     """Stop TARGET serving: its server answers 503 within seconds."""
-    from mlgov.governance.deployments import undeploy as run
+    from mlgov.api import deployments as api
 
-    result = run(gov(), actor(), target, reason=reason)
+    result = api.undeploy(platform(), caller(), target, reason=reason)
     if fmt == "table":
-        click.echo(f"target '{target}' undeployed ({result['model']}/{result['version']})")
+        click.echo(f"target '{target}' undeployed ({result.model}/{result.version})")
     else:
-        emit_object(result, fmt)
+        emit_object(result.to_json(), fmt)
 
 
 @click.group()
@@ -128,9 +127,9 @@ def deployments() -> None:
 @format_option()
 def deployments_list(all_states, fmt) -> None:
     """Show targets, the version each serves, since when, and its health."""
-    from mlgov.governance.deployments import list_deployments
+    from mlgov.api import deployments as api
 
-    rows = list_deployments(gov(), actor(), all_states=all_states)
+    rows = api.list_deployments(platform(), caller(), all_states=all_states).to_json()
     emit_rows(rows, DEPLOYMENT_COLUMNS + (["end_reason"] if all_states else []), fmt)
 
 

@@ -18,8 +18,6 @@ from mlgov.cli.main import cli
 # CLI modules whose commands still call the core directly; each leaves this set when its
 # commands are moved onto mlgov.api.
 NOT_YET_ON_API = {
-    "mlgov.cli.approval_cmds",
-    "mlgov.cli.deploy_cmds",
     "mlgov.cli.monitor_cmds",
     "mlgov.cli.audit_cmds",
     "mlgov.cli.report_cmds",
