@@ -19,10 +19,12 @@ install: $(STAMP)
 test: install
 	$(BIN)/pytest
 
-# lint-imports runs outside the source tree: from here, `mlgov` would be the bare mlgov/ folder.
+# lint-imports and mypy run outside the source tree: from here, `mlgov` would be the bare
+# mlgov/ folder. mypy's cache stays in this checkout (cache_dir in pyproject.toml).
 lint: install
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 	cd / && $(CURDIR)/$(BIN)/lint-imports $(CURDIR)/pyproject.toml
+	cd / && $(CURDIR)/$(BIN)/mypy --config-file $(CURDIR)/pyproject.toml -p mlgov
 
 demo: install
 	$(BIN)/python examples/credit_scoring/demo.py

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import uuid
-from typing import Any
+from typing import Any, cast
 
 import bentoml
 from pydantic import ConfigDict, Field, create_model
@@ -239,7 +239,7 @@ async def _openapi_endpoint(request: Request) -> Response:
         return _json(503, {"error": "service is starting"})
     if _openapi_document is None:
         _openapi_document = governed_openapi(
-            GovernedService.openapi_spec.asdict(),
+            _SERVICE.openapi_spec.asdict(),
             features=_MANIFEST.features,
             max_records=_MANIFEST.max_records,
             max_body_bytes=_MANIFEST.max_body_bytes,
@@ -286,8 +286,10 @@ class GovernedService:
         return self.runtime.predict(records)
 
 
-GovernedService.mount_asgi_app(metadata_app, path="/")
-GovernedService.add_asgi_middleware(
+# @bentoml.service made the class a bentoml.Service: mypy does not apply a class decorator's type.
+_SERVICE = cast("bentoml.Service[GovernedService]", GovernedService)
+_SERVICE.mount_asgi_app(metadata_app, path="/")
+_SERVICE.add_asgi_middleware(
     RequestGuard,
     max_body_bytes=_MANIFEST.max_body_bytes if _MANIFEST else DEFAULT_MAX_BODY_BYTES,
 )

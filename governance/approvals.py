@@ -7,7 +7,7 @@ file, so what was approved is exactly what gets deployed. The rules live here, i
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -53,14 +53,14 @@ def approvals_count(request: ApprovalRequest) -> int:
     return sum(1 for d in request.decisions if d.decision == "approve")
 
 
-def effective_state(request: ApprovalRequest, now) -> str:
+def effective_state(request: ApprovalRequest, now: datetime) -> str:
     """Pending and approved requests past their validity read as expired, even unswept."""
     if request.state in OPEN_STATES and now >= request.expires_at:
         return EXPIRED
     return request.state
 
 
-def request_view(request: ApprovalRequest, version: ModelVersion, now) -> dict[str, Any]:
+def request_view(request: ApprovalRequest, version: ModelVersion, now: datetime) -> dict[str, Any]:
     return {
         "id": request.id,
         "model": version.model.name,
@@ -429,6 +429,7 @@ def list_requests(
         rows = []
         for request in s.scalars(select(ApprovalRequest).order_by(ApprovalRequest.id)):
             v = s.get(ModelVersion, request.version_id)
+            assert v is not None  # version_id is a foreign key
             view = request_view(request, v, now)
             if pending and view["state"] != PENDING:
                 continue
@@ -456,7 +457,9 @@ def show_request(gov: Governance, actor: str, model: str, version: str) -> dict[
         return request_detail(request, v, gov.now())
 
 
-def request_detail(request: ApprovalRequest, version: ModelVersion, now) -> dict[str, Any]:
+def request_detail(
+    request: ApprovalRequest, version: ModelVersion, now: datetime
+) -> dict[str, Any]:
     """A request with its frozen snapshot and every decision with its comment."""
     view = request_view(request, version, now)
     view["closed_at"] = isoformat(request.closed_at) if request.closed_at else None

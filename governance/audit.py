@@ -92,7 +92,7 @@ def _event_time(session: Session, head: AuditHead, at: datetime) -> datetime:
     predecessor.
     """
     transaction = session.get_transaction()
-    kept = session.info.get(_TRANSACTION_TIME)
+    kept: tuple[object, datetime] | None = session.info.get(_TRANSACTION_TIME)
     if kept is not None and kept[0] is transaction:
         return kept[1]
     when = as_utc(at)

@@ -145,7 +145,9 @@ def show_card(gov: Governance, actor: str, model: str, version: str) -> dict[str
         }
 
 
-def card_section(session: Session, version: ModelVersion, required: tuple[str, ...]) -> dict:
+def card_section(
+    session: Session, version: ModelVersion, required: tuple[str, ...]
+) -> dict[str, Any]:
     card = current_card(session, version)
     fields = dict(card.fields) if card else {}
     return {

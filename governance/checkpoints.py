@@ -413,6 +413,7 @@ class Checkpointer:
                 hint=f"run `mlgov audit verify --checkpoints {self.file}`",
             )
         head = session.get(AuditHead, 1)
+        assert head is not None  # the first migration inserts the one head row
         cp = sign(key, seq=head.seq, head_hash=head.hash, at=at, db_id=db_id)
         line = cp.to_line()
         written, failed = [], []
@@ -606,7 +607,10 @@ def verify_with_checkpoints(
     bad_seqs = [
         p.bad_from_seq
         for p in problems
-        if p.bad_from_seq is not None and (broken_at is None or p.seq < broken_at)
+        # only a signed checkpoint's problem (with its seq) has a bad_from_seq
+        if p.bad_from_seq is not None
+        and p.seq is not None
+        and (broken_at is None or p.seq < broken_at)
     ]
     if broken_at is not None:
         bad_seqs.append(broken_at)
@@ -664,9 +668,9 @@ def _summary(
     if seq_problems:
         p = seq_problems[0]
         return f"checkpoint on line {p.line}: {p.problem}"
-    p = problems[0] if problems else None
-    if p is None:
+    if not problems:
         return f"chain broken at seq {chain.first_bad_seq}: {chain.problem}"
+    p = problems[0]
     return f"checkpoint on line {p.line}: {p.problem}" if p.line else p.problem
 
 

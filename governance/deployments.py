@@ -55,8 +55,21 @@ def active_for_version(session: Session, version: ModelVersion) -> list[Deployme
     )
 
 
-def deployment_view(session: Session, d: Deployment) -> dict[str, Any]:
+def _version_of(session: Session, d: Deployment) -> ModelVersion:
     v = session.get(ModelVersion, d.version_id)
+    assert v is not None  # version_id is a foreign key
+    return v
+
+
+def _previous_of(session: Session, d: Deployment) -> Deployment:
+    assert d.previous_id is not None  # callers check it first
+    previous = session.get(Deployment, d.previous_id)
+    assert previous is not None  # previous_id is a foreign key
+    return previous
+
+
+def deployment_view(session: Session, d: Deployment) -> dict[str, Any]:
+    v = _version_of(session, d)
     return {
         "id": d.id,
         "target": d.target,
@@ -261,7 +274,7 @@ def _target_operation(
     the target serves now (see governance/operations.py)."""
     with gov.store.read() as s:
         gov.authorize(s, actor, Action.OPERATE)
-        v = s.get(ModelVersion, _active(s, target).version_id)
+        v = _version_of(s, _active(s, target))
         model, version = v.model.name, v.version
     with operations.running(
         gov,
@@ -296,9 +309,9 @@ def rollback(
         current = _active(s, target)
         if current.previous_id is None:
             raise Refused(f"target '{target}' has no previous version to roll back to")
-        previous = s.get(Deployment, current.previous_id)
-        old_v = s.get(ModelVersion, previous.version_id)
-        cur_v = s.get(ModelVersion, current.version_id)
+        previous = _previous_of(s, current)
+        old_v = _version_of(s, previous)
+        cur_v = _version_of(s, current)
         # locked: the restored version's state must not change under the check
         gov.check_against_trail(s, gov.version(s, old_v.model.name, old_v.version, lock=True))
         if old_v.stage == Stage.RETIRE.value:
@@ -371,13 +384,13 @@ def undeploy(
     reason: str | None = None,
     resume: str | None = None,
     recovered_by: str | None = None,
-) -> dict:
+) -> dict[str, Any]:
     free_text(reason, "--reason")
 
     def body(s: Session, run: operations.OperationRun) -> dict[str, Any]:
         gov.authorize(s, actor, Action.OPERATE)
         d = _active(s, target)
-        v = s.get(ModelVersion, d.version_id)
+        v = _version_of(s, d)
         why = (reason or "").strip() or f"undeployed by {actor}"
         _end(gov, s, d, "undeployed", actor, why)
         gov.touch(v)
@@ -428,13 +441,13 @@ def suspend_version(
     return targets
 
 
-def record_verification(gov: Governance, actor: str, target: str, *, probe: str) -> dict:
+def record_verification(gov: Governance, actor: str, target: str, *, probe: str) -> dict[str, Any]:
     """The served target answered ready and a probe prediction succeeded: record it and move
     the version deploy -> evaluate (the evaluate gate checks the verification)."""
     with gov.store.transaction() as s:
         gov.authorize(s, actor, Action.OPERATE)
         d = _active(s, target)
-        v = s.get(ModelVersion, d.version_id)
+        v = _version_of(s, d)
         if d.verified_at is None:
             d.verified_at = gov.now()
             gov.audit(
@@ -504,8 +517,8 @@ def check_rollback_first(ctx: MoveContext) -> Iterator[str]:
     for d in active_for_version(ctx.session, ctx.version):
         if d.previous_id is None:
             continue
-        previous = ctx.session.get(Deployment, d.previous_id)
-        old_v = ctx.session.get(ModelVersion, previous.version_id)
+        previous = _previous_of(ctx.session, d)
+        old_v = _version_of(ctx.session, previous)
         gov = ctx.ports["governance"]
         if old_v.stage != Stage.RETIRE.value and not list(
             binding_problems(gov, ctx.session, old_v)
@@ -517,7 +530,9 @@ def check_rollback_first(ctx: MoveContext) -> Iterator[str]:
             )
 
 
-def list_deployments(gov: Governance, actor: str, *, all_states: bool = False) -> list[dict]:
+def list_deployments(
+    gov: Governance, actor: str, *, all_states: bool = False
+) -> list[dict[str, Any]]:
     with gov.store.read() as s:
         gov.authorize(s, actor, Action.READ)
         stmt = select(Deployment).order_by(Deployment.target, Deployment.id)

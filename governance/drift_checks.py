@@ -187,7 +187,9 @@ def store_result(
     )
     s.add(record)
     s.flush()
-    final = gov.home / "reports" / v.model.name / v.version / f"drift-{record.id}"
+    final = (
+        gov.home_for("drift reports") / "reports" / v.model.name / v.version / f"drift-{record.id}"
+    )
     final.parent.mkdir(parents=True, exist_ok=True)
     shutil.move(str(report_dir), final)
     files = [p for p in (final / "report.html", final / "report.json") if p.exists()]
@@ -257,14 +259,16 @@ def record_drift(
                 " or pass --reference",
             )
         if given is not None:
+            assert reference is not None  # given describes it
             check_columns_match(v, list(given.columns))
             ref_path, ref_sha, columns = Path(reference), given.sha256, given.columns
         else:
+            assert ref is not None  # without --reference, a recorded one is required above
             ref_path, ref_sha, columns = Path(ref.path), ref.sha256, ref.columns
         kinds = {c: d["kind"] for c, d in columns.items()}
     if progress is not None:
         progress(f"checking drift of {current.name} against {v.label}'s reference...")
-    staging = Path(tempfile.mkdtemp(prefix="drift-", dir=gov.home / "reports"))
+    staging = Path(tempfile.mkdtemp(prefix="drift-", dir=gov.home_for("drift reports") / "reports"))
     try:
         result, spec = run_check(
             gov,

@@ -156,7 +156,9 @@ def _approvals(session: Session, v: ModelVersion, now: Any) -> list[dict[str, An
     return [request_detail(request, v, now) for request in requests]
 
 
-def _drift(session: Session, v: ModelVersion) -> tuple[list[dict[str, Any]], list[tuple]]:
+def _drift(
+    session: Session, v: ModelVersion
+) -> tuple[list[dict[str, Any]], list[tuple[Path, str]]]:
     """Drift records with their report files renamed into the pack; and what to copy."""
     records, copies = [], []
     rows = session.scalars(

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy.orm import Session
 
@@ -53,17 +53,20 @@ Sweep = Callable[[Any, str, str, str], None]
 ANY_STAGE = "*"
 
 
+_Fn = TypeVar("_Fn")
+
+
 @dataclass(frozen=True)
-class _Named:
+class _Named(Generic[_Fn]):
     name: str
-    fn: Callable[[MoveContext], Any]
+    fn: _Fn
 
 
 class Gates:
     def __init__(self) -> None:
-        self._checks: dict[str, list[_Named]] = {}
-        self._effects: dict[str, list[_Named]] = {}
-        self._sweeps: dict[str, list[_Named]] = {}
+        self._checks: dict[str, list[_Named[Check]]] = {}
+        self._effects: dict[str, list[_Named[Effect]]] = {}
+        self._sweeps: dict[str, list[_Named[Sweep]]] = {}
 
     def add_check(self, stage: Stage, name: str, fn: Check) -> None:
         self._checks.setdefault(stage.value, []).append(_Named(name, fn))

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from mlgov.governance.deployments import suspend_version
 from mlgov.governance.drift_checks import MONITOR, latest, run_check, store_result
@@ -51,7 +53,7 @@ def _serving_versions(gov: Governance, model: str | None) -> list[tuple[str, str
         return [(v.model.name, v.version) for v in s.scalars(stmt)]
 
 
-def _window_start(gov: Governance, v: ModelVersion, s) -> Any:
+def _window_start(gov: Governance, v: ModelVersion, s: Session) -> datetime | None:
     last = latest(s, v, MONITOR)
     if last is not None and last.window_end is not None:
         return last.window_end
@@ -74,7 +76,9 @@ def check_version(gov: Governance, actor: str, model: str, version: str) -> dict
         since = _window_start(gov, v, s)
         kinds = {c: d["kind"] for c, d in ref.columns.items()}
         ref_path, ref_sha, old_health = Path(ref.path), ref.sha256, v.health
-    staging = Path(tempfile.mkdtemp(prefix="monitor-", dir=gov.home / "reports"))
+    staging = Path(
+        tempfile.mkdtemp(prefix="monitor-", dir=gov.home_for("monitoring reports") / "reports")
+    )
     try:
         batch = staging / "current.parquet"
         exported = gov.ports["predictions"].export(
@@ -188,7 +192,9 @@ def monitor_run(gov: Governance, actor: str, *, model: str | None = None) -> dic
     return {"checked": outcomes, "failed": failures}
 
 
-def acknowledge(gov: Governance, actor: str, model: str, version: str, comment: str) -> dict:
+def acknowledge(
+    gov: Governance, actor: str, model: str, version: str, comment: str
+) -> dict[str, Any]:
     free_text(comment, "--comment")
     if not comment or not comment.strip():
         raise BadInput("monitor ack needs --comment saying what was reviewed")

@@ -16,9 +16,9 @@ payload without a field) stays unknown and is not compared; rows the events neve
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -48,6 +48,7 @@ class _Unknown:
 
 
 UNKNOWN: Any = _Unknown()
+_Row = TypeVar("_Row")
 
 
 @dataclass(frozen=True)
@@ -138,9 +139,12 @@ class ImpliedState:
         return None
 
     def _end(self, deployment_id: Any, state: str) -> None:
-        d = self.deployments.get(_int(deployment_id))
+        d = _by_id(self.deployments, deployment_id)
         if d is not None:
             d.state = state
+
+
+_Handler = Callable[[ImpliedState, AuditEvent, dict[str, Any]], None]
 
 
 def _int(value: Any) -> int | None:
@@ -148,6 +152,12 @@ def _int(value: Any) -> int | None:
         return int(value)
     except (TypeError, ValueError):
         return None
+
+
+def _by_id(rows: Mapping[int, _Row], value: Any) -> _Row | None:
+    """The row whose id the payload value names, None if it names none (or no id at all)."""
+    key = _int(value)
+    return rows.get(key) if key is not None else None
 
 
 def _label(subject: str) -> str | None:
@@ -169,18 +179,19 @@ def _register(st: ImpliedState, e: AuditEvent, p: dict[str, Any]) -> None:
 
 
 def _stage_change(st: ImpliedState, e: AuditEvent, p: dict[str, Any]) -> None:
-    v = st.versions.get(_label(e.subject) or "")
-    if v is None or "to" not in p:
+    label = _label(e.subject)
+    v = st.versions.get(label or "")
+    if v is None or label is None or "to" not in p:  # no version is keyed ""
         return
     v.stage = str(p["to"])
     deployment = p.get("deployment")
-    if isinstance(deployment, Mapping) and _int(deployment.get("id")) is not None:
+    if isinstance(deployment, Mapping) and (new_id := _int(deployment.get("id"))) is not None:
         target = str(deployment.get("target"))
         previous = _int(deployment.get("previous_id"))
         if previous is None:
             previous = st._active_on(target)
         st._end(previous, "superseded")
-        st.deployments[_int(deployment["id"])] = ImpliedDeployment(target, _label(e.subject))
+        st.deployments[new_id] = ImpliedDeployment(target, label)
 
 
 def _health_change(st: ImpliedState, e: AuditEvent, p: dict[str, Any]) -> None:
@@ -211,7 +222,7 @@ def _approval_request(st: ImpliedState, e: AuditEvent, p: dict[str, Any]) -> Non
 
 
 def _approval_decide(st: ImpliedState, e: AuditEvent, p: dict[str, Any]) -> None:
-    request = st.requests.get(_int(p.get("request_id")))
+    request = _by_id(st.requests, p.get("request_id"))
     if request is None:
         return
     if "decision" in p:
@@ -219,9 +230,9 @@ def _approval_decide(st: ImpliedState, e: AuditEvent, p: dict[str, Any]) -> None
     request.state = p.get("state", UNKNOWN)
 
 
-def _approval_close(state: str):
+def _approval_close(state: str) -> _Handler:
     def close(st: ImpliedState, e: AuditEvent, p: dict[str, Any]) -> None:
-        request = st.requests.get(_int(p.get("request_id")))
+        request = _by_id(st.requests, p.get("request_id"))
         if request is not None:
             request.state = state
 
@@ -237,7 +248,7 @@ def _rollback(st: ImpliedState, e: AuditEvent, p: dict[str, Any]) -> None:
     st.deployments[new_id] = ImpliedDeployment(target, label)
 
 
-def _ender(state: str):
+def _ender(state: str) -> _Handler:
     def end(st: ImpliedState, e: AuditEvent, p: dict[str, Any]) -> None:
         st._end(p.get("deployment_id"), state)
 
@@ -245,7 +256,7 @@ def _ender(state: str):
 
 
 def _verify(st: ImpliedState, e: AuditEvent, p: dict[str, Any]) -> None:
-    d = st.deployments.get(_int(p.get("deployment_id")))
+    d = _by_id(st.deployments, p.get("deployment_id"))
     if d is not None:
         d.verified = True
 
@@ -281,7 +292,7 @@ def _policy_set(st: ImpliedState, e: AuditEvent, p: dict[str, Any]) -> None:
 
 
 # Every action that changes a row compared below. Add a handler with any new such action.
-_HANDLERS = {
+_HANDLERS: dict[str, _Handler] = {
     "version.register": _register,
     "stage.change": _stage_change,
     "health.change": _health_change,
@@ -333,7 +344,9 @@ def _differ(
         out.append(Disagreement(table, key, column, stored, implied))
 
 
-def _compare_version(out: list[Disagreement], v: ModelVersion, implied: ImpliedVersion | None):
+def _compare_version(
+    out: list[Disagreement], v: ModelVersion, implied: ImpliedVersion | None
+) -> None:
     if implied is None:
         out.append(Disagreement("model_versions", v.label, "stage", v.stage, NOT_ON_TRAIL))
         return
@@ -440,15 +453,18 @@ def compare(session: Session, implied: ImpliedState) -> list[Disagreement]:
         out.append(Disagreement("deployments", str(deployment_id), "state", MISSING, want.state))
     users = {u.name: u for u in session.scalars(select(User).order_by(User.name))}
     for name, u in users.items():
-        want = implied.users.get(name)
-        if want is None:
+        want_user = implied.users.get(name)
+        if want_user is None:
             out.append(Disagreement("users", name, "roles", u.role_names, NOT_ON_TRAIL))
             continue
         _differ(
             out,
             "users",
             name,
-            [("roles", u.role_names, sorted(want.roles)), ("active", u.active, want.active)],
+            [
+                ("roles", u.role_names, sorted(want_user.roles)),
+                ("active", u.active, want_user.active),
+            ],
         )
     for name in sorted(set(implied.users) - set(users)):
         out.append(Disagreement("users", name, "roles", MISSING, sorted(implied.users[name].roles)))

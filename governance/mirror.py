@@ -48,7 +48,8 @@ def expected_aliases(session: Session, model_id: int) -> dict[str, str]:
             .order_by(StageChange.id.desc())
             .limit(1)
         )
-        chosen = serving.get(last) if last else max(serving.values(), key=_version_key)
+        # `last` is one of `serving`: both queries select among its ids.
+        chosen = serving[last] if last else max(serving.values(), key=_version_key)
         aliases[CHAMPION] = chosen.version
     return aliases
 

@@ -59,7 +59,8 @@ class WebhookNotifier:
         )
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
-                return 200 <= response.status < 300
+                status: int = response.status
+                return 200 <= status < 300
         except (urllib.error.URLError, OSError, ValueError) as exc:
             log.warning("webhook %s failed: %s", self.url, exc)
             return False

@@ -234,6 +234,7 @@ def _ours(op: Operation) -> bool:
 def complete(s: Session, run: OperationRun, *, audit_seq: int, now: datetime) -> None:
     """In the move's transaction: the operation is done with its stage change and event."""
     op = s.get(Operation, run.id)
+    assert op is not None  # begin committed it; only its own process deletes it, after the move
     op.state, op.ended_at, op.audit_seq = COMPLETED, now, audit_seq
     op.ended_by = run.recovered_by or op.actor
     op.outcome = "completed by reconcile" if run.resumed else "completed"
@@ -258,7 +259,11 @@ def revert(gov: Governance, op_id: str) -> list[str]:
     done: list[str] = []
     with gov.store.read() as s:
         op = s.get(Operation, op_id)
+        # Called on an operation of this process (settle_failure) or one reconcile found
+        # pending with its process gone: only the live process deletes its row.
+        assert op is not None
         v = s.get(ModelVersion, op.version_id)
+        assert v is not None  # version_id is a foreign key
         registry = gov.ports.get("registry")
         if registry is not None:
             try:
@@ -346,6 +351,7 @@ def _replay(gov: Governance, actor: str, op: Operation, model: str, version: str
     options: dict[str, Any] = {"force": bool(detail.get("force"))}
     if detail.get("prepared"):
         options["prepared"] = PreparedDeployment.from_record(detail["prepared"])
+    assert op.to_stage is not None  # every kind but approve, rollback, undeploy has one
     gov.promote(
         op.actor,
         model,
@@ -362,6 +368,7 @@ def _abort(gov: Governance, actor: str, op_id: str, why: str, seen: list[str]) -
     undone = revert(gov, op_id)
     with gov.store.transaction() as s:
         op = s.get(Operation, op_id, with_for_update=True)
+        assert op is not None  # its process is gone: nothing deletes a pending row then
         if op.state != PENDING:
             return {"id": op.id, "outcome": op.state}
         op.state, op.ended_at, op.ended_by = ABORTED, gov.now(), actor
@@ -415,6 +422,7 @@ def settle_pending(
             continue
         with gov.store.read() as s:
             v = s.get(ModelVersion, op.version_id)
+            assert v is not None  # version_id is a foreign key
             model, version = v.model.name, v.version
             seen = observe(gov, op, v)
         if not seen:

@@ -289,10 +289,12 @@ def _fix(gov: Governance, registry: Any, finding: Finding) -> None:
     with gov.store.read() as s:
         model = s.scalar(select(Model).where(Model.name == finding.model))
         if finding.kind == "tag_changed":
+            assert finding.version is not None  # a tag is found changed on a version
             v = gov.version(s, finding.model, finding.version)
             registry.mirror(finding.model, v.version, tags=tags_to_write(s, v))
         elif finding.kind == "alias_changed":
             state = registry.state(finding.model)
+            assert model is not None  # findings are about governed models; none is deleted
             expected = _pointable(expected_aliases(s, model.id), state)
             for alias in ALIASES:
                 have, want = state.aliases.get(alias), expected.get(alias)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -36,7 +36,7 @@ def signature_inputs(version: ModelVersion) -> list[str] | None:
     inputs = signature.get("inputs")
     if not inputs:
         return None
-    names = [i.get("name") for i in inputs if isinstance(i, Mapping)]
+    names: list[Any] = [i.get("name") for i in inputs if isinstance(i, Mapping)]  # JSON
     return names if all(names) else None
 
 
@@ -58,6 +58,10 @@ def check_columns_match(version: ModelVersion, columns: list[str]) -> None:
         )
 
 
+@overload
+def reference_view(ref: ReferenceDataset) -> dict[str, Any]: ...
+@overload
+def reference_view(ref: ReferenceDataset | None) -> dict[str, Any] | None: ...
 def reference_view(ref: ReferenceDataset | None) -> dict[str, Any] | None:
     if ref is None:
         return None

@@ -133,13 +133,19 @@ class Governance:
     def now(self) -> datetime:
         return self.clock.now()
 
+    def home_for(self, what: str) -> Path:
+        """MLGOV_HOME, where `what` (reports, datasets) is kept; refused if none is set."""
+        if self.home is None:
+            raise BadInput(f"no MLGOV_HOME configured to keep {what}")
+        return self.home
+
     def audit(
         self,
         session: Session,
         actor: str,
         action: str,
         subject: str,
-        payload: Mapping | None,
+        payload: Mapping[str, Any] | None,
         *,
         at: datetime | None = None,
     ) -> AuditEvent:
@@ -241,20 +247,20 @@ class Governance:
 
     def add_user(self, actor: str, name: str, roles: Iterable[Role | str]) -> dict[str, Any]:
         validate_user_name(name)
-        roles = {parse_role(str(r)) for r in roles}
-        if not roles:
+        wanted = {parse_role(str(r)) for r in roles}
+        if not wanted:
             raise BadInput("give at least one --role")
         with self.store.transaction() as s:
             self.authorize(s, actor, Action.MANAGE_USERS)
             user = s.scalar(select(User).where(User.name == name))
             if user is None:
-                user = self._add_user(s, actor, name, roles)
+                user = self._add_user(s, actor, name, wanted)
             elif not user.active:
                 user.removed_at = user.removed_by = None
-                user.roles = [UserRole(role=r.value) for r in sorted(roles)]
+                user.roles = [UserRole(role=r.value) for r in sorted(wanted)]
                 self.audit(s, actor, "user.restore", f"user:{name}", {"roles": user.role_names})
             else:
-                new = sorted(r.value for r in roles if r.value not in user.role_names)
+                new = sorted(r.value for r in wanted if r.value not in user.role_names)
                 if not new:
                     raise Conflict(
                         f"user '{name}' already has role(s) {', '.join(user.role_names)}"

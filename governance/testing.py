@@ -5,8 +5,9 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlgov.governance.errors import NotFound
 from mlgov.governance.ports import (
@@ -16,6 +17,10 @@ from mlgov.governance.ports import (
     RegistryModelState,
     RegistryVersionState,
 )
+
+if TYPE_CHECKING:
+    from mlgov.governance.drift import DriftResult, DriftSpec
+    from mlgov.governance.ports import PredictionBatch, PreparedDeployment
 
 
 @dataclass
@@ -146,12 +151,23 @@ class FakeDeployer:
     """Records what a real deployer would build and every status written to a target."""
 
     root: Path
-    statuses: dict[str, dict[str, str]] = field(default_factory=dict)
+    # target -> state, reason, version, op_id, previous: (the status before op_id, its stage)
+    statuses: dict[str, dict[str, Any]] = field(default_factory=dict)
     stages: dict[str, str | None] = field(default_factory=dict)
     prepared: list[str] = field(default_factory=list)
     discarded: list[str] = field(default_factory=list)
 
-    def prepare(self, *, target, model, version, model_uri, fingerprint_digest, features, metadata):
+    def prepare(
+        self,
+        *,
+        target: str,
+        model: str,
+        version: str,
+        model_uri: str,
+        fingerprint_digest: str,
+        features: Sequence[Mapping[str, str]],
+        metadata: Mapping[str, Any],
+    ) -> PreparedDeployment:
         from mlgov.governance.ports import PreparedDeployment
 
         tag = f"{model}:{version}-{len(self.prepared)}"
@@ -163,26 +179,38 @@ class FakeDeployer:
             target=target, bento_model_tag=tag, bento_tag=None, manifest_path=manifest
         )
 
-    def discard(self, prepared) -> None:
+    def discard(self, prepared: PreparedDeployment) -> None:
         self.discarded.append(prepared.bento_model_tag)
 
     def set_status(
-        self, target, *, state, reason, model, version, manifest_path, stage=None, op_id=None
+        self,
+        target: str,
+        *,
+        state: str,
+        reason: str,
+        model: str,
+        version: str,
+        manifest_path: Path,
+        stage: str | None = None,
+        op_id: str | None = None,
     ) -> None:
         before = self.statuses.get(target)
-        new = {"state": state, "reason": reason, "version": version}
+        new: dict[str, Any] = {"state": state, "reason": reason, "version": version}
         if op_id is not None:
             new["op_id"] = op_id
-            same_op = before is not None and before.get("op_id") == op_id
             kept = (before, self.stages.get(target))
-            new["previous"] = before.get("previous") if same_op else kept
+            if before is not None and before.get("op_id") == op_id:  # the same operation
+                new["previous"] = before.get("previous")
+            else:
+                new["previous"] = kept
         self.statuses[target] = new
         self.stages[target] = stage
 
-    def status_operation(self, target) -> str | None:
-        return self.statuses.get(target, {}).get("op_id")
+    def status_operation(self, target: str) -> str | None:
+        op_id: str | None = self.statuses.get(target, {}).get("op_id")
+        return op_id
 
-    def restore_status(self, target, op_id) -> bool:
+    def restore_status(self, target: str, op_id: str) -> bool:
         current = self.statuses.get(target)
         if current is None or current.get("op_id") != op_id:
             return False
@@ -206,7 +234,15 @@ class FakeDriftChecker:
     def __call__(self, engine: str, ignore_extra: bool) -> FakeDriftChecker:
         return self
 
-    def check(self, reference, current, spec, *, html_out=None, json_out=None):
+    def check(
+        self,
+        reference: Path,
+        current: Path,
+        spec: DriftSpec,
+        *,
+        html_out: Path | None = None,
+        json_out: Path | None = None,
+    ) -> DriftResult:
         from mlgov.governance.drift import ColumnDrift, DriftResult
 
         self.calls += 1
@@ -236,7 +272,9 @@ class FakePredictions:
 
     batches: list[tuple[Any, int]] = field(default_factory=list)  # (time, rows)
 
-    def export(self, model, version, *, since, out, columns):
+    def export(
+        self, model: str, version: str, *, since: datetime | None, out: Path, columns: list[str]
+    ) -> PredictionBatch:
         from mlgov.governance.ports import PredictionBatch
 
         new = [(t, n) for t, n in self.batches if since is None or t > since]

@@ -22,7 +22,8 @@ def _run_metrics(ctx: MoveContext) -> dict[str, float] | None:
             except BadInput:  # unknown or malformed run id: reported as unmet, not raised
                 metrics = None
         ctx.options["_run_metrics"] = metrics
-    return ctx.options["_run_metrics"]
+    metrics_once: dict[str, float] | None = ctx.options["_run_metrics"]
+    return metrics_once
 
 
 def check_card(ctx: MoveContext) -> Iterator[str]:

@@ -15,6 +15,7 @@ import re
 import socket
 import urllib.parse
 from collections.abc import Iterable
+from typing import TypeGuard
 
 from mlgov.governance.errors import BadInput
 
@@ -32,7 +33,7 @@ def shown(value: object, limit: int = 40) -> str:
     return escaped if len(escaped) <= limit else escaped[:limit] + "..."
 
 
-def is_name(value: object) -> bool:
+def is_name(value: object) -> TypeGuard[str]:
     """The name rule: safe in file paths, URLs, BentoML tags, MLflow filters, build files."""
     return isinstance(value, str) and bool(NAME.fullmatch(value)) and ".." not in value
 

@@ -51,9 +51,9 @@ def _source_class() -> type:
 
 def reference_dataset_input(frame: Any, name: str, artifact_uri: str) -> Any:
     """A DatasetInput (context 'reference') for a pandas frame logged at `artifact_uri`."""
-    import mlflow.data
+    from mlflow.data.pandas_dataset import from_pandas
     from mlflow.entities import DatasetInput, InputTag
 
-    dataset = mlflow.data.from_pandas(frame, source=_source_class()(artifact_uri), name=name)
+    dataset = from_pandas(frame, source=_source_class()(artifact_uri), name=name)
     context = InputTag(key=DATASET_CONTEXT_TAG, value=REFERENCE_CONTEXT)
     return DatasetInput(dataset._to_mlflow_entity(), tags=[context])

@@ -43,7 +43,8 @@ def global_tracking_uri(uri: str) -> Iterator[None]:
     with _GLOBAL_URI_LOCK:
         saved_global = tracking_utils._tracking_uri
         saved_env = os.environ.get("MLFLOW_TRACKING_URI")
-        tracking_utils._tracking_uri = uri
+        # mlflow declares the private global as `_tracking_uri = None`: it holds a URI.
+        tracking_utils._tracking_uri = uri  # type: ignore[assignment]
         try:
             yield
         finally:

@@ -1,4 +1,5 @@
-"""The import contracts in pyproject.toml hold, and they would catch a breach (issue 17)."""
+"""The import contracts in pyproject.toml hold, and they would catch a breach; the installed
+package type-checks with the project's mypy configuration (issue 17)."""
 
 from __future__ import annotations
 
@@ -70,3 +71,22 @@ def test_test_only_code_is_not_shipped() -> None:
     """Insider tampering and toy-model helpers live under tests/support (issue 17 item 4)."""
     for name in ("mlgov.governance.tampering", "mlgov.registry.testing"):
         assert importlib.util.find_spec(name) is None, f"{name} is installed"
+
+
+@pytest.mark.slow  # a cold mypy run over the whole package: about 15 s
+@pytest.mark.skipif(
+    importlib.util.find_spec("mypy") is None, reason="mypy is not installed (the dev extra)"
+)
+def test_the_installed_package_type_checks(tmp_path: Path) -> None:
+    """As `make lint` runs it: outside the source tree (where `mlgov` would be the bare mlgov/
+    folder), on the installed package, with the [tool.mypy] configuration (issue 17 item 3)."""
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy", "--config-file", str(PYPROJECT), "-p", "mlgov"]
+        + ["--cache-dir", str(tmp_path / "mypy_cache")],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Success: no issues found" in result.stdout

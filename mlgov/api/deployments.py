@@ -48,11 +48,11 @@ class Deployed(Record):
 
     @property
     def target(self) -> str:
-        return self.data["target"]
+        return str(self.data["target"])
 
     @property
     def bento_model_tag(self) -> str:
-        return self.data["bento_model_tag"]
+        return str(self.data["bento_model_tag"])
 
 
 @dataclass(frozen=True)

@@ -66,6 +66,7 @@ def init(platform: Platform, actor: Actor, *, keys: bool = False) -> InitResult:
     if keys:
         info = checkpoints.generate_keys(settings.signing_key_file, settings.public_key_file)
         checkpoints.record_new_key(gov, actor.name, info)
+        assert gov.checkpointer is not None  # the platform always builds one
         with gov.store.read() as s:
             written = gov.checkpointer.write(s, at=gov.now())
         created = Record(info | written)

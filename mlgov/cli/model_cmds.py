@@ -129,6 +129,7 @@ def promote(model, version, to, reason, check, fmt) -> None:
         if unmet:
             raise ProblemsFound
         return
+    assert isinstance(result, api.Moved)  # not a check: the version moved
     if fmt == "table":
         click.echo(
             f"{model}/{version}: {result.from_stage} -> {result.stage} "
@@ -161,7 +162,8 @@ def retire(
     """Retire VERSION of MODEL for good (it never serves again; evidence is kept), or with
     --stale every version matched by a staleness rule."""
     from mlgov.api import retirement as api
-    from mlgov.api.retirement import StaleList
+    from mlgov.api.models import Moved
+    from mlgov.api.retirement import StaleList, StaleRetirement
 
     if not stale:
         if not (model and version):
@@ -189,6 +191,7 @@ def retire(
         confirm=None if yes else _confirm_stale,
     )
     if not stale:
+        assert isinstance(result, Moved)  # one version retired
         if fmt == "table":
             click.echo(f"{model}/{version}: {result.from_stage} -> retire")
         else:
@@ -203,6 +206,7 @@ def retire(
                 err=True,
             )
         return
+    assert isinstance(result, StaleRetirement)
     _show_retirement(result.to_json(), fmt)
     if result.failed:
         raise ProblemsFound

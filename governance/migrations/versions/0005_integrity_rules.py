@@ -27,7 +27,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.schema import AddConstraint, CreateIndex, CreateTable
+from sqlalchemy.schema import AddConstraint, CreateIndex, CreateTable, SchemaItem
 
 revision: str = "0005"
 down_revision: str | None = "0004"
@@ -85,10 +85,10 @@ def _tables(new: bool = True) -> dict[str, sa.Table]:
     """The five rebuilt tables at revision 0005, or at 0004 when not `new` (rebuild order)."""
     meta = sa.MetaData()
 
-    def table(name: str, *items: sa.SchemaItem | None) -> sa.Table:
+    def table(name: str, *items: SchemaItem | None) -> sa.Table:
         return sa.Table(name, meta, *(i for i in items if i is not None))
 
-    def added(item: sa.SchemaItem) -> sa.SchemaItem | None:
+    def added(item: SchemaItem) -> SchemaItem | None:
         return item if new else None
 
     # Referenced tables, only so the foreign keys resolve when compiled.
@@ -343,7 +343,7 @@ def downgrade() -> None:
     for name in reversed(NEW_CONSTRAINTS):
         table = next(t for t in tables.values() if name in {c.name for c in t.constraints})
         op.drop_constraint(name, table.name)
-    for table, columns in NEW_COLUMNS.items():
+    for table_name, columns in NEW_COLUMNS.items():
         for column in columns:
-            op.drop_column(table, column)
+            op.drop_column(table_name, column)
     op.drop_column("audit_events", "prev_seq")
