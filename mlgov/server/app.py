@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Iterator
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -15,6 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from mlgov.api import Actor, Platform, errors
+from mlgov.api import approvals as approvals_api
+from mlgov.api import deployments as deployments_api
 from mlgov.api import models as models_api
 from mlgov.api import policy as policy_api
 from mlgov.api import tokens as tokens_api
@@ -44,6 +46,25 @@ class NewToken(Body):
 
 class Move(Body):
     to: str
+    reason: str | None = None
+
+
+class NewApprovalRequest(Body):
+    note: str | None = None
+
+
+class Decision(Body):
+    decision: Literal["approve", "reject"]
+    comment: str | None = None
+
+
+class NewDeployment(Body):
+    model: str
+    version: str
+    target: str | None = None
+
+
+class Undeploy(Body):
     reason: str | None = None
 
 
@@ -188,6 +209,57 @@ def create_app(
     @app.post(f"{PREFIX}/models/{{model}}/versions/{{version}}/moves")
     def move(p: Plat, who: Who, model: str, version: str, body: Move) -> Any:
         return models_api.move(p, who, model, version, to=body.to, reason=body.reason).to_json()
+
+    # --- approvals ---------------------------------------------------------------------------
+    # A version has at most one live request, so a request is addressed through its version.
+
+    version_path = f"{PREFIX}/models/{{model}}/versions/{{version}}"
+
+    @app.post(f"{version_path}/approval-requests", status_code=201)
+    def request_approval(
+        p: Plat, who: Who, model: str, version: str, body: NewApprovalRequest
+    ) -> Any:
+        return approvals_api.request_approval(p, who, model, version, note=body.note).to_json()
+
+    @app.get(f"{version_path}/approval-request")
+    def show_request(p: Plat, who: Who, model: str, version: str) -> Any:
+        return approvals_api.show_request(p, who, model, version).to_json()
+
+    @app.post(f"{version_path}/approval-request/decisions")
+    def decide(p: Plat, who: Who, model: str, version: str, body: Decision) -> Any:
+        approve = body.decision == "approve"
+        return approvals_api.decide(
+            p, who, model, version, approve=approve, comment=body.comment
+        ).to_json()
+
+    @app.get(f"{version_path}/approval-binding")
+    def verify_binding(p: Plat, who: Who, model: str, version: str) -> Any:
+        return approvals_api.verify_binding(p, who, model, version).to_json()
+
+    @app.get(f"{PREFIX}/approval-requests")
+    def list_requests(p: Plat, who: Who, pending: bool = False, mine: bool = False) -> Any:
+        return approvals_api.list_requests(p, who, pending=pending, mine=mine).to_json()
+
+    # --- deployments -------------------------------------------------------------------------
+    # Building the service and switching the target happen here; the BentoML process that
+    # answers /predict is started on the server's host with `mlgov serve TARGET`.
+
+    @app.get(f"{PREFIX}/deployments")
+    def list_deployments(p: Plat, who: Who, all_states: bool = False) -> Any:
+        return deployments_api.list_deployments(p, who, all_states=all_states).to_json()
+
+    @app.post(f"{PREFIX}/deployments", status_code=201)
+    def deploy(p: Plat, who: Who, body: NewDeployment) -> Any:
+        deployed = deployments_api.deploy(p, who, body.model, body.version, target=body.target)
+        return deployed.to_json()
+
+    @app.post(f"{PREFIX}/targets/{{target}}/rollback")
+    def rollback(p: Plat, who: Who, target: str) -> Any:
+        return deployments_api.rollback(p, who, target).to_json()
+
+    @app.post(f"{PREFIX}/targets/{{target}}/undeploy")
+    def undeploy(p: Plat, who: Who, target: str, body: Undeploy) -> Any:
+        return deployments_api.undeploy(p, who, target, reason=body.reason).to_json()
 
     return app
 
