@@ -182,7 +182,9 @@ def monitor_run(gov: Governance, actor: str, *, model: str | None = None) -> dic
     with gov.store.read() as s:
         gov.authorize(s, actor, Action.MONITOR)
         if model and s.scalar(select(Model.id).where(Model.name == model)) is None:
-            gov.version(s, model, "0")  # raises the clear NotFound for the model
+            # Version "1" only to get gov.version's NotFound for the model: "0" is not a
+            # valid version and was reported as bad input instead.
+            gov.version(s, model, "1")
     outcomes, failures = [], []
     for name, version in _serving_versions(gov, model):
         try:

@@ -56,6 +56,8 @@ def test_the_import_contracts_hold(tree):
         ("governance/_probe.py", "import mlflow\n", "governance core imports no ML library"),
         ("governance/_probe.py", "import click\n", "governance core imports no ML library"),
         ("registry/_probe.py", "import mlgov.deploy\n", "adapters do not import each other"),
+        ("cli/_probe.py", "from mlgov.governance import errors\n", "CLI reaches the core"),
+        ("cli/_probe.py", "import mlgov.app\n", "CLI reaches the core"),
     ],
 )
 def test_a_breach_of_a_contract_fails_the_lint(tree, tmp_path, module, source, contract):

@@ -16,6 +16,9 @@ from typing import Any, ClassVar, TypeVar
 
 from mlgov.governance.clock import isoformat
 
+# What a surface escapes before showing stored free text (one printed line per value).
+from mlgov.governance.validate import LINE_BREAKING as LINE_BREAKING
+
 T = TypeVar("T", bound="Result")
 
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import click
 
-from mlgov.cli.context import actor, gov, state
+from mlgov.api.errors import ProblemsFound
+from mlgov.cli.context import caller, platform
 from mlgov.cli.output import emit_object, emit_rows, format_option
-from mlgov.governance.errors import ProblemsFound
 
 EVENT_COLUMNS = ["seq", "time", "actor", "action", "subject", "payload"]
 
@@ -25,10 +25,9 @@ def audit() -> None:
 @format_option()
 def audit_log(model, since, action, fmt) -> None:
     """List audit events in sequence order."""
-    from mlgov.governance.clock import parse_time
+    from mlgov.api import audit as api
 
-    when = parse_time(since) if since else None
-    rows = gov().audit_log(actor(), model=model, since=when, action=action)
+    rows = api.audit_log(platform(), caller(), model=model, since=since, action=action).to_json()
     emit_rows(rows, EVENT_COLUMNS + (["prev_hash", "hash"] if fmt != "table" else []), fmt)
 
 
@@ -55,25 +54,30 @@ def audit_verify(head, checkpoint_file, public_keys, fmt) -> None:
     With --checkpoints, also check every checkpoint's signature and that its seq and head hash
     are still on the chain.
     """
-    if checkpoint_file:
-        if head:
-            raise click.UsageError("give --head or --checkpoints, not both")
-        _verify_checkpoints(Path(checkpoint_file), [Path(p) for p in public_keys], fmt)
+    from mlgov.api import audit as api
+
+    report = api.verify(
+        platform(),
+        caller(),
+        head=head,
+        checkpoint_file=Path(checkpoint_file) if checkpoint_file else None,
+        public_keys=[Path(p) for p in public_keys],
+    )
+    if isinstance(report, api.CheckpointVerification):
+        _show_checkpoints(report, fmt)
+        if not report.passed:
+            raise ProblemsFound
         return
-    if public_keys:
-        raise click.UsageError("--public-key needs --checkpoints")
-    report = gov().audit_verify(actor(), head=head)
-    chain = report.chain
     if fmt != "table":
-        emit_object(report.to_dict(), fmt)
+        emit_object(report.to_json(), fmt)
     else:
-        if chain.ok:
-            click.echo(f"audit chain OK: {chain.events} events, head {chain.head_hash}")
+        if report.chain_ok:
+            click.echo(f"audit chain OK: {report.events} events, head {report.head_hash}")
         else:
             click.echo(
-                f"audit chain BROKEN at seq {chain.first_bad_seq}: {chain.problem}", err=True
+                f"audit chain BROKEN at seq {report.first_bad_seq}: {report.problem}", err=True
             )
-        _echo_disagreements(report.disagreements)
+        _echo_disagreements(report.state_disagreements)
     if not report.ok:
         raise ProblemsFound
 
@@ -88,20 +92,15 @@ def _echo_disagreements(found) -> None:
         click.echo(f"  {d.describe()}", err=True)
 
 
-def _verify_checkpoints(file: Path, public_keys: list[Path], fmt: str) -> None:
-    from mlgov.governance.checkpoints import verify_checkpoints
-
-    st = state()
-    keys = public_keys or list(st.settings.verify_key_files())
-    report = verify_checkpoints(gov(), actor(), file, keys)
-    found = gov().state_disagreements(actor())
+def _show_checkpoints(report, fmt: str) -> None:
     if fmt != "table":
-        emit_object(report.to_dict() | {"state_disagreements": [d.to_dict() for d in found]}, fmt)
-    elif report.ok:
+        emit_object(report.to_json(), fmt)
+        return
+    if report.ok:
         click.echo(
-            f"audit chain OK: {report.chain.events} events, head {report.chain.head_hash}; "
-            f"{report.verified} signed checkpoint(s) verified, the newest at seq "
-            f"{report.covered_seq}"
+            f"audit chain OK: {report.chain['events']} events, head "
+            f"{report.chain['head_hash']}; {report.verified} signed checkpoint(s) verified, "
+            f"the newest at seq {report.covered_seq}"
         )
         if report.uncovered_events:
             click.echo(
@@ -115,17 +114,14 @@ def _verify_checkpoints(file: Path, public_keys: list[Path], fmt: str) -> None:
         others = [
             p
             for p in report.problems
-            if shown not in (p.problem, f"checkpoint on line {p.line}: {p.problem}")
+            if shown not in (p["problem"], f"checkpoint on line {p['line']}: {p['problem']}")
         ]
         for p in others[:20]:
-            line = f"line {p.line}: " if p.line else ""
-            click.echo(f"  {line}{p.problem}", err=True)
+            line = f"line {p['line']}: " if p["line"] else ""
+            click.echo(f"  {line}{p['problem']}", err=True)
         if len(others) > 20:
             click.echo(f"  ... and {len(others) - 20} more", err=True)
-    if fmt == "table":
-        _echo_disagreements(found)
-    if not report.ok or found:
-        raise ProblemsFound
+    _echo_disagreements(report.state_disagreements)
 
 
 @audit.command("checkpoint")
@@ -142,15 +138,15 @@ def audit_checkpoint(out, fmt) -> None:
     --out. Refuses to sign a chain that contradicts the last checkpoint. Needs the signing
     key (`mlgov init --keys`); any role that may verify the audit trail may run it.
     """
-    from mlgov.governance.checkpoints import write_checkpoint
+    from mlgov.api import audit as api
 
-    result = write_checkpoint(gov(), actor(), extra=[Path(out)] if out else [])
+    result = api.write_checkpoint(platform(), caller(), out=Path(out) if out else None)
     if fmt != "table":
-        emit_object(result, fmt)
+        emit_object(result.to_json(), fmt)
         return
-    cp = result["checkpoint"]
+    cp = result.checkpoint
     click.echo(f"checkpoint: seq {cp['seq']}, head {cp['head_hash']}, key {cp['key_id']}")
-    for f in result["files"]:
+    for f in result.files:
         click.echo(f"written to {f}")
 
 
@@ -159,12 +155,14 @@ def audit_checkpoint(out, fmt) -> None:
 @format_option()
 def audit_export(out, fmt) -> None:
     """Write every event as JSON Lines and print the head hash to keep elsewhere."""
-    result = gov().audit_export(actor(), Path(out))
+    from mlgov.api import audit as api
+
+    result = api.export(platform(), caller(), Path(out))
     if fmt == "table":
-        click.echo(f"exported {result['events']} events to {result['file']}")
-        click.echo(f"head hash: {result['head_hash']}")
+        click.echo(f"exported {result.events} events to {result.file}")
+        click.echo(f"head hash: {result.head_hash}")
     else:
-        emit_object(result, fmt)
+        emit_object(result.to_json(), fmt)
 
 
 COMMANDS = [audit]

@@ -1,4 +1,7 @@
-"""What every command gets: the platform (settings, governance opened lazily) and the caller."""
+"""What every command gets: the platform (settings, governance opened lazily) and the caller.
+
+Commands reach the core only through mlgov.api (an import-linter contract), so nothing here
+hands out the governance service itself."""
 
 from __future__ import annotations
 
@@ -10,7 +13,6 @@ import click
 if TYPE_CHECKING:
     from mlgov.api import Actor, Platform
     from mlgov.config import Settings
-    from mlgov.governance.service import Governance
 
 
 @dataclass
@@ -41,13 +43,6 @@ class CliState:
         return Actor.asserted(self.settings.user)
 
     @property
-    def actor(self) -> str:
-        return self.settings.user
-
-    def governance(self, *, initializing: bool = False) -> Governance:
-        return self.platform.governance(initializing=initializing)
-
-    @property
     def warnings(self) -> list[str]:
         """What the service noted without failing the call; never opens the service."""
         return self._platform.warnings if self._platform is not None else []
@@ -63,11 +58,3 @@ def platform() -> Platform:
 
 def caller() -> Actor:
     return state().caller
-
-
-def gov() -> Governance:
-    return state().governance()
-
-
-def actor() -> str:
-    return state().actor

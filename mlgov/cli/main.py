@@ -9,8 +9,8 @@ from typing import Any
 
 import click
 
+from mlgov.api.errors import MlgovError
 from mlgov.cli.context import CliState
-from mlgov.governance.errors import MlgovError
 
 EXIT_CLOSED_PIPE = 141  # 128 + SIGPIPE, what git and the shell report for a closed pipe
 

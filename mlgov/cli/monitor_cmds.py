@@ -6,9 +6,9 @@ from pathlib import Path
 
 import click
 
-from mlgov.cli.context import actor, gov
+from mlgov.api.errors import ProblemsFound
+from mlgov.cli.context import caller, platform
 from mlgov.cli.output import emit_object, emit_rows, format_option
-from mlgov.governance.errors import ProblemsFound
 
 HISTORY_COLUMNS = [
     "result_id",
@@ -72,38 +72,38 @@ def monitor_drift(
     model, version, current, reference, html_out, force, sample, seed, engine, cross_check, fmt
 ):
     """Check CURRENT data against VERSION's reference; record the result and its reports."""
-    from mlgov.governance.drift_checks import record_drift
+    from mlgov.api import monitoring as api
 
-    view = record_drift(
-        gov(),
-        actor(),
+    view = api.check_drift(
+        platform(),
+        caller(),
         model,
         version,
         Path(current),
         reference=Path(reference) if reference else None,
         html_out=Path(html_out) if html_out else None,
+        overwrite_html=force,
         sample=sample,
         seed=seed,
         engine=engine,
         cross_check=cross_check,
-        overwrite_html=force,
         progress=lambda msg: click.echo(msg, err=True),
     )
     if fmt == "json":
-        emit_object(view, fmt)
+        emit_object(view.to_json(), fmt)
         return
+    columns = view.to_json()["columns"]
+    emit_rows(columns, COLUMN_COLUMNS, fmt)
     if fmt == "csv":
-        emit_rows(view["columns"], COLUMN_COLUMNS, fmt)
         return
-    emit_rows(view["columns"], COLUMN_COLUMNS, fmt)
-    verdict = "DRIFT DETECTED" if view["drift_detected"] else "no drift"
+    verdict = "DRIFT DETECTED" if view.drift_detected else "no drift"
     click.echo(
-        f"{verdict}: {len(view['drifted_columns'])} of {len(view['columns'])} columns "
-        f"drifted (share {view['drifted_share']:.2f}, threshold "
-        f"{view['share_threshold']:.2f}); result {view['result_id']} recorded "
-        f"(engine {view['engine']})"
+        f"{verdict}: {len(view.drifted_columns)} of {len(view.columns)} columns "
+        f"drifted (share {view.drifted_share:.2f}, threshold "
+        f"{view.share_threshold:.2f}); result {view.result_id} recorded "
+        f"(engine {view.engine})"
     )
-    for q in view["quality"]:
+    for q in view.quality:
         click.echo(f"quality: {q['column']}: {q['check']} {q['count']} rows ({q['share']:.1%})")
 
 
@@ -112,13 +112,14 @@ def monitor_drift(
 @format_option()
 def monitor_run(model, fmt) -> None:
     """Check every deployed version on what it served since the last run; set health."""
-    from mlgov.governance.health import monitor_run as run
+    from mlgov.api import monitoring as api
 
-    result = run(gov(), actor(), model=model)
+    result = api.run_monitoring(platform(), caller(), model=model)
+    shown = result.to_json()
     if fmt == "json":
-        emit_object(result, fmt)
+        emit_object(shown, fmt)
     else:
-        rows = result["checked"] + [{**f, "status": "FAILED"} for f in result["failed"]]
+        rows = shown["checked"] + [{**f, "status": "FAILED"} for f in shown["failed"]]
         emit_rows(
             rows,
             [
@@ -134,7 +135,7 @@ def monitor_run(model, fmt) -> None:
             ],
             fmt,
         )
-    if result["failed"]:
+    if not result.ok:
         raise ProblemsFound
 
 
@@ -144,9 +145,10 @@ def monitor_run(model, fmt) -> None:
 @format_option()
 def monitor_history(model, version, fmt) -> None:
     """List VERSION's drift results and their decisions."""
-    from mlgov.governance.drift_checks import history
+    from mlgov.api import monitoring as api
 
-    emit_rows(history(gov(), actor(), model, version), HISTORY_COLUMNS, fmt)
+    rows = api.drift_history(platform(), caller(), model, version).to_json()
+    emit_rows(rows, HISTORY_COLUMNS, fmt)
 
 
 @monitor.command("ack")
@@ -156,9 +158,10 @@ def monitor_history(model, version, fmt) -> None:
 @format_option()
 def monitor_ack(model, version, comment, fmt) -> None:
     """Acknowledge a required review (risk officer) so the version may be re-approved."""
-    from mlgov.governance.health import acknowledge
+    from mlgov.api import monitoring as api
 
-    emit_object(acknowledge(gov(), actor(), model, version, comment), fmt)
+    view = api.acknowledge_review(platform(), caller(), model, version, comment=comment)
+    emit_object(view.to_json(), fmt)
 
 
 COMMANDS = [monitor]

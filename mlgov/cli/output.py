@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from mlgov.governance.validate import LINE_BREAKING
+from mlgov.api.results import LINE_BREAKING
 
 FORMATS = ("table", "json", "csv")
 

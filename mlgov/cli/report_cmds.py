@@ -7,9 +7,9 @@ from typing import Any
 
 import click
 
-from mlgov.cli.context import actor, gov, state
+from mlgov.api.errors import ProblemsFound
+from mlgov.cli.context import caller, platform
 from mlgov.cli.output import emit_object, emit_rows, format_option
-from mlgov.governance.errors import ProblemsFound
 
 TABLE_COLUMNS = [
     "model",
@@ -49,17 +49,15 @@ def _for_table(row: dict[str, Any]) -> dict[str, Any]:
 @format_option()
 def inventory(at: str | None, stage: str | None, fmt: str) -> None:
     """Every model version: tier, owner, stage, health, approval, targets and review dates."""
-    from mlgov.governance.clock import isoformat, parse_time
-    from mlgov.governance.inventory import FIELDS
-    from mlgov.governance.inventory import inventory as build
+    from mlgov.api import reports as api
 
-    when = parse_time(at) if at else None
-    rows = build(gov(), actor(), at=when, stage=stage)
+    found = api.inventory(platform(), caller(), at=at, stage=stage)
+    rows = found.to_json()
     if fmt != "table":
-        emit_rows(rows, list(FIELDS), fmt)
+        emit_rows(rows, list(api.INVENTORY_FIELDS), fmt)
         return
-    if when is not None:
-        click.echo(f"inventory as at {isoformat(when)}, rebuilt from the audit trail")
+    if found.at is not None:
+        click.echo(f"inventory as at {found.at}, rebuilt from the audit trail")
     emit_rows([_for_table(r) for r in rows], TABLE_COLUMNS, fmt)
 
 
@@ -95,13 +93,13 @@ def report() -> None:
 def report_create(model: str, version: str, out: str, fmt: str) -> None:
     """Write VERSION's evidence pack (card, lineage, approvals, drift, health, deployments,
     audit events) and record the export in the audit trail."""
-    from mlgov.governance.evidence_pack import export_pack
-    from mlgov.report_html import render_index
+    from mlgov.api import reports as api
 
-    result = export_pack(gov(), actor(), model, version, Path(out), render_html=render_index)
+    view = api.create_report(platform(), caller(), model, version, Path(out))
     if fmt != "table":
-        emit_object(result, fmt)
+        emit_object(view.to_json(), fmt)
         return
+    result = view.to_json()
     click.echo(
         f"evidence pack of {model}/{result['version']} written to {result['directory']} "
         f"({result['files']} files: {result['listed_files']} listed in manifest.json, the "
@@ -146,28 +144,29 @@ def report_verify(directory: str, with_audit: bool, public_keys: tuple[str, ...]
     output says so (exit 0 when consistent): whoever can write the pack could have
     rewritten its manifest too; --with-audit then checks it against the audit trail.
     """
-    from mlgov.governance.evidence_pack import INTERNAL_ONLY, audit_binding, verify_pack
+    from mlgov.api import reports as api
 
-    key_files = [Path(p) for p in public_keys] or list(state().settings.verify_key_files())
-    result = verify_pack(Path(directory), _trusted_keys(key_files))
-    binding = None
-    if with_audit:
-        binding = audit_binding(gov(), actor(), Path(directory))
-        result["problems"] += [p for p in binding.problems if p not in result["problems"]]
-        result["ok"] = result["ok"] and not binding.problems
-        result["audit"] = {"export_event_seq": binding.export_seq, "head_seq": binding.head_seq}
+    view = api.verify_report(
+        platform(),
+        caller(),
+        Path(directory),
+        with_audit=with_audit,
+        public_keys=[Path(p) for p in public_keys],
+    )
+    result = view.to_json()
+    binding = view.audit
     if fmt != "table":
         emit_object(result, fmt)
     elif result["ok"]:
         head = result["audit_head"] or {}
-        if result["assurance"] == INTERNAL_ONLY:
+        if result["assurance"] == api.INTERNAL_ONLY:
             unsigned = (
                 f"its signature (key {result['signed_by_key']}) was not checked: no public key"
                 if result["signed_by_key"]
                 else "the manifest is not signed"
             )
             click.echo(
-                f"verified ({INTERNAL_ONLY}): {result['checked']} files match manifest.json "
+                f"verified ({api.INTERNAL_ONLY}): {result['checked']} files match manifest.json "
                 f"(audit head seq {head.get('seq')}); {unsigned}, so anyone able to write the "
                 "pack could have rewritten the manifest too"
             )
@@ -178,11 +177,11 @@ def report_verify(directory: str, with_audit: bool, public_keys: tuple[str, ...]
             )
         if binding is not None:
             click.echo(
-                f"audit trail: report.export event seq {binding.export_seq} records this "
-                f"manifest's SHA-256, and the audit head it names (seq {binding.head_seq}) is on "
-                "this store's chain (`mlgov audit verify` checks the chain itself)"
+                f"audit trail: report.export event seq {binding.export_event_seq} records "
+                f"this manifest's SHA-256, and the audit head it names (seq {binding.head_seq}) "
+                "is on this store's chain (`mlgov audit verify` checks the chain itself)"
             )
-        elif result["assurance"] == INTERNAL_ONLY:
+        elif result["assurance"] == api.INTERNAL_ONLY:
             click.echo("run with --with-audit to check it against this store's audit trail")
     else:
         for kind in ("changed", "missing", "added"):
@@ -192,17 +191,8 @@ def report_verify(directory: str, with_audit: bool, public_keys: tuple[str, ...]
             click.echo(f"problem: {problem}")
         counts = ", ".join(f"{len(result[k])} {k}" for k in ("changed", "missing", "added"))
         click.echo(f"evidence pack {directory} NOT verified: {counts}", err=True)
-    if not result["ok"]:
+    if not view.ok:
         raise ProblemsFound
-
-
-def _trusted_keys(files: list[Path]) -> dict[str, Any] | None:
-    """key id -> public key of every file, or None when there is none to check with."""
-    if not files:
-        return None
-    from mlgov.governance.checkpoints import load_verify_keys
-
-    return load_verify_keys(files)
 
 
 COMMANDS = [inventory, report]

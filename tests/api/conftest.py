@@ -30,3 +30,18 @@ def open_platform(tmp_path: Path):
 @pytest.fixture
 def admin() -> Actor:
     return Actor.asserted("admin")
+
+
+class _OnService(Platform):
+    """A platform on an already open governance service (the core's fake adapters)."""
+
+    def __init__(self, gov, settings=None) -> None:
+        super().__init__(settings=settings)  # type: ignore[arg-type]
+        self._gov = gov
+
+
+@pytest.fixture
+def on_service():
+    """Wrap an open service (e.g. tests/conftest.py's `operated`) as a platform; `settings`
+    only where a use case reads them (key files)."""
+    return _OnService

@@ -15,13 +15,6 @@ import pytest
 
 from mlgov.cli.main import cli
 
-# CLI modules whose commands still call the core directly; each leaves this set when its
-# commands are moved onto mlgov.api.
-NOT_YET_ON_API = {
-    "mlgov.cli.monitor_cmds",
-    "mlgov.cli.audit_cmds",
-    "mlgov.cli.report_cmds",
-}
 ALLOWED_MLGOV_IMPORTS = ("mlgov.api", "mlgov.cli", "mlgov.config")
 # Commands that start another surface (which itself calls mlgov.api), not a use case.
 SURFACES = {"mlgov server": "mlgov.server"}
@@ -58,9 +51,7 @@ def _api_calls(function) -> list[str]:
 
 
 COMMANDS = [
-    pytest.param(c, id=p)
-    for p, c in _leaves(cli)
-    if c.callback is not None and c.callback.__module__ not in NOT_YET_ON_API and p not in SURFACES
+    pytest.param(c, id=p) for p, c in _leaves(cli) if c.callback is not None and p not in SURFACES
 ]
 
 
@@ -75,8 +66,6 @@ def test_commands_import_only_the_api_and_the_cli() -> None:
     modules = {inspect.getmodule(inspect.unwrap(c.callback)) for _, c in _leaves(cli)}
     offenders = []
     for module in modules:
-        if module.__name__ in NOT_YET_ON_API:
-            continue
         for node in ast.walk(ast.parse(inspect.getsource(module))):
             names = []
             if isinstance(node, ast.ImportFrom) and node.module:

@@ -1,0 +1,168 @@
+"""Use cases of monitoring: a drift check, the monitoring run over serving versions, a
+version's drift history and the acknowledgement of a required review."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mlgov.api.actor import Actor
+from mlgov.api.platform import Platform
+from mlgov.api.results import Record, Result
+
+
+@dataclass(frozen=True)
+class DriftCheck(Result):
+    """One recorded drift result: the decision, every column's test, quality findings, the
+    data's fingerprints and where its reports are kept."""
+
+    result_id: int
+    model: str
+    version: str
+    purpose: str
+    time: str
+    by: str
+    engine: str
+    drift_detected: bool
+    drifted_share: float
+    share_threshold: float
+    drifted_columns: tuple[str, ...]
+    health: str | None
+    columns: tuple[Mapping[str, Any], ...]
+    quality: tuple[Mapping[str, Any], ...]
+    rows_shared_with_reference: Mapping[str, Any] | None
+    reference_sha256: str
+    reference_rows: int
+    current_sha256: str
+    current_rows: int
+    current_source: str | None
+    sample: int | None
+    seed: int | None
+    report_html: str | None
+    report_json: str | None
+    window_start: str | None
+    window_end: str | None
+
+    @classmethod
+    def of(cls, view: Mapping[str, Any]) -> DriftCheck:
+        return cls.from_mapping(
+            dict(view)
+            | {
+                "drifted_columns": tuple(view["drifted_columns"]),
+                "columns": tuple(view["columns"]),
+                "quality": tuple(view["quality"]),
+            }
+        )
+
+
+@dataclass(frozen=True)
+class DriftHistory(Result):
+    results: tuple[DriftCheck, ...]
+
+    def to_json(self) -> Any:
+        return [r.to_json() for r in self.results]
+
+
+@dataclass(frozen=True)
+class MonitorFailure(Result):
+    model: str
+    version: str
+    error: str
+
+
+@dataclass(frozen=True)
+class MonitorRun(Result):
+    """Each serving version checked on its own: `checked` holds what happened to each (a
+    check, or "no new predictions"), `failed` those whose check could not be made."""
+
+    checked: tuple[Record, ...]
+    failed: tuple[MonitorFailure, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    @property
+    def problems(self) -> tuple[str, ...]:
+        return tuple(f"{f.model}/{f.version}: {f.error}" for f in self.failed)
+
+
+@dataclass(frozen=True)
+class ReviewAck(Result):
+    model: str
+    version: str
+    health: str
+    review_required: bool
+
+
+def check_drift(
+    platform: Platform,
+    actor: Actor,
+    model: str,
+    version: str,
+    current: Path,
+    *,
+    reference: Path | None = None,
+    html_out: Path | None = None,
+    overwrite_html: bool = False,
+    sample: int | None = None,
+    seed: int | None = None,
+    engine: str | None = None,
+    cross_check: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> DriftCheck:
+    """Check `current` against the version's recorded reference (or `reference`) and record
+    the result. `html_out` also gets the Evidently report; an existing file is replaced only
+    with `overwrite_html`. With `cross_check` the other engine runs too and any disagreement
+    refuses."""
+    from mlgov.governance.drift_checks import record_drift
+
+    view = record_drift(
+        platform.governance(),
+        actor.name,
+        model,
+        version,
+        current,
+        reference=reference,
+        html_out=html_out,
+        sample=sample,
+        seed=seed,
+        engine=engine,
+        cross_check=cross_check,
+        overwrite_html=overwrite_html,
+        progress=progress,
+    )
+    return DriftCheck.of(view)
+
+
+def run_monitoring(platform: Platform, actor: Actor, *, model: str | None = None) -> MonitorRun:
+    """Check every serving version (or `model`'s) on what it served since the last run and
+    set its health; one version's failure does not stop the others."""
+    from mlgov.governance.health import monitor_run
+
+    result = monitor_run(platform.governance(), actor.name, model=model)
+    return MonitorRun(
+        tuple(Record(c) for c in result["checked"]),
+        tuple(MonitorFailure.from_mapping(f) for f in result["failed"]),
+    )
+
+
+def drift_history(platform: Platform, actor: Actor, model: str, version: str) -> DriftHistory:
+    """The version's drift results, oldest first."""
+    from mlgov.governance.drift_checks import history
+
+    rows = history(platform.governance(), actor.name, model, version)
+    return DriftHistory(tuple(DriftCheck.of(r) for r in rows))
+
+
+def acknowledge_review(
+    platform: Platform, actor: Actor, model: str, version: str, *, comment: str
+) -> ReviewAck:
+    """A risk officer's acknowledgement of a required review, so the version may be
+    re-approved; `comment` says what was reviewed and decided."""
+    from mlgov.governance.health import acknowledge
+
+    view = acknowledge(platform.governance(), actor.name, model, version, comment)
+    return ReviewAck.from_mapping(view)

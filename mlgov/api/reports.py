@@ -1,0 +1,143 @@
+"""Use cases of the examiner's outputs: the model inventory (now or as it stood at a past
+moment) and evidence packs (build one, verify one)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mlgov.api.actor import Actor
+from mlgov.api.platform import Platform
+from mlgov.api.results import Record, Result
+from mlgov.governance import evidence_pack
+from mlgov.governance import inventory as _inventory
+
+# So a surface names the inventory's columns and a pack's assurance level without the core.
+INVENTORY_FIELDS: tuple[str, ...] = _inventory.FIELDS
+INTERNAL_ONLY: str = evidence_pack.INTERNAL_ONLY
+
+
+@dataclass(frozen=True)
+class Inventory(Result):
+    """Every governed version's row; `at` (ISO 8601, UTC) is the moment it was rebuilt for
+    from the audit trail, None for the live inventory."""
+
+    rows: tuple[Record, ...]
+    at: str | None = None
+
+    def to_json(self) -> Any:
+        return [r.to_json() for r in self.rows]
+
+
+@dataclass(frozen=True)
+class EvidencePack(Result):
+    """A pack written and its export audited. `files` counts every file written,
+    `listed_files` those in manifest.json (what `report verify` checks)."""
+
+    directory: str
+    model: str
+    version: str
+    files: int
+    listed_files: int
+    manifest_sha256: str
+    signed_by_key: str | None
+    audit_head: Mapping[str, Any]
+    export_event_seq: int
+
+
+@dataclass(frozen=True)
+class AuditCheck(Result):
+    """With `with_audit`: the export event recording the manifest and the audit head it
+    names, found on this store's chain (None when not)."""
+
+    export_event_seq: int | None
+    head_seq: int | None
+
+
+@dataclass(frozen=True)
+class PackVerification(Result):
+    """The manifest recomputed: every changed, missing and added file and any signature
+    problem. `assurance` says what a clean result proves."""
+
+    directory: str
+    ok: bool
+    checked: int
+    changed: tuple[str, ...]
+    missing: tuple[str, ...]
+    added: tuple[str, ...]
+    problems: tuple[str, ...]
+    manifest_sha256: str | None
+    audit_head: Mapping[str, Any] | None
+    assurance: str
+    signed_by_key: str | None
+    audit: AuditCheck | None = None
+
+    def to_json(self) -> Any:
+        data = super().to_json()
+        if self.audit is None:  # the key exists only when the audit trail was consulted
+            del data["audit"]
+        return data
+
+
+def inventory(
+    platform: Platform, actor: Actor, *, at: str | None = None, stage: str | None = None
+) -> Inventory:
+    """Every version: tier, owner, stage, health, approval, targets and review dates. `at`
+    (ISO 8601; a date means its midnight UTC) rebuilds it as it stood then from the audit
+    trail alone; `stage` keeps only versions in that stage."""
+    from mlgov.governance.clock import isoformat, parse_time
+
+    when = parse_time(at) if at else None
+    rows = _inventory.inventory(platform.governance(), actor.name, at=when, stage=stage)
+    return Inventory(tuple(Record(r) for r in rows), isoformat(when) if when else None)
+
+
+def create_report(
+    platform: Platform, actor: Actor, model: str, version: str, out: Path
+) -> EvidencePack:
+    """Write the version's evidence pack into `out` (new or empty) and audit the export."""
+    from mlgov.report_html import render_index
+
+    result = evidence_pack.export_pack(
+        platform.governance(), actor.name, model, version, out, render_html=render_index
+    )
+    return EvidencePack.from_mapping(result)
+
+
+def verify_report(
+    platform: Platform,
+    actor: Actor,
+    directory: Path,
+    *,
+    with_audit: bool = False,
+    public_keys: Sequence[Path] = (),
+) -> PackVerification:
+    """Recompute the pack's manifest and check its signature with `public_keys` (default:
+    the installation's). Without any key only internal consistency can be proven.
+    `with_audit` also binds the pack to this store's audit trail (and needs the store; the
+    rest does not open it)."""
+    from mlgov.governance.checkpoints import load_verify_keys
+
+    key_files = list(public_keys) or list(platform.settings.verify_key_files())
+    result = evidence_pack.verify_pack(
+        directory, load_verify_keys(key_files) if key_files else None
+    )
+    problems = list(result["problems"])
+    audit = None
+    if with_audit:
+        binding = evidence_pack.audit_binding(platform.governance(), actor.name, directory)
+        problems += [p for p in binding.problems if p not in problems]
+        result["ok"] = result["ok"] and not binding.problems
+        audit = AuditCheck(binding.export_seq, binding.head_seq)
+    return PackVerification.from_mapping(
+        result
+        | {
+            "changed": tuple(result["changed"]),
+            "missing": tuple(result["missing"]),
+            "added": tuple(result["added"]),
+            "problems": tuple(problems),
+            "audit": audit,
+        }
+    )
