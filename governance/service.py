@@ -109,6 +109,9 @@ class Governance:
         self.operation_wait_seconds = operations.WAIT_SECONDS
         # Things the user should know that did not fail the call (the CLI prints them).
         self.warnings: list[str] = []
+        # How the acting user was identified, when a surface proved it (a token, a session):
+        # recorded with each of that user's events, so the trail says which credential acted.
+        self.principal: dict[str, str] | None = None
         # Other packages add sections to `models show` (card, evidence, approvals, deployment).
         self.show_sections: dict[str, Callable[[Session, ModelVersion], Any]] = {}
         # Other packages add what an approval snapshot freezes beyond the core's evidence.
@@ -150,6 +153,9 @@ class Governance:
         at: datetime | None = None,
     ) -> AuditEvent:
         """Append an event; pass `at` so a row and its event carry the very same time."""
+        if self.principal is not None and self.principal.get("user") == actor:
+            via = {k: v for k, v in self.principal.items() if k != "user"}
+            payload = {**(payload or {}), "via": via}
         return audit.append_event(
             session,
             actor=actor,

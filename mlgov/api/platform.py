@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from mlgov.api.actor import Actor
     from mlgov.config import Settings
     from mlgov.governance.service import Governance
 
@@ -16,12 +17,26 @@ class Platform:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._gov: Governance | None = None
+        self._principal: dict[str, str] | None = None
+
+    def identify(self, actor: Actor, *, address: str | None = None) -> None:
+        """The caller was proven (not asserted): its events record how, with which credential
+        and from which address."""
+        self._principal = {"user": actor.name, "identified_by": actor.identified_by.value}
+        if actor.credential:
+            self._principal["credential"] = actor.credential
+        if address:
+            self._principal["address"] = address
+        if self._gov is not None:
+            self._gov.principal = dict(self._principal)
 
     def governance(self, *, initializing: bool = False) -> Governance:
         if self._gov is None:
             from mlgov.app import open_governance
 
             self._gov = open_governance(self.settings, initializing=initializing)
+            if self._principal is not None:
+                self._gov.principal = dict(self._principal)
         return self._gov
 
     @property

@@ -83,7 +83,9 @@ Plat = Annotated[Platform, Depends(_platform)]
 def _caller(request: Request, p: Plat) -> Actor:
     address = request.client.host if request.client else "unknown"
     header = request.headers.get("authorization")
-    return authenticate(p, request.app.state.throttle, header, address)
+    actor = authenticate(p, request.app.state.throttle, header, address)
+    p.identify(actor, address=address)
+    return actor
 
 
 Who = Annotated[Actor, Depends(_caller)]

@@ -160,3 +160,12 @@ def test_undeploy_over_http_is_audited_under_the_token_user(api) -> None:
     kinds = {(e["actor"], e["action"]) for e in events}
     assert {("rita", "approval.decide"), ("omar", "approval.decide")} <= kinds
     assert ("eve", "deployment.undeploy") in kinds, kinds
+    # Each event of a token's user says which credential acted, and from where.
+    decided = [e for e in events if e["action"] == "approval.decide"]
+    vias = [e["payload"]["via"] for e in decided]
+    assert [v["identified_by"] for v in vias] == ["token", "token"]
+    assert all(v["credential"].startswith("token:") for v in vias)
+    assert vias[0]["credential"] != vias[1]["credential"]
+    assert {v["address"] for v in vias} == {"127.0.0.1"}
+    # ... and the chain with those fields still verifies.
+    assert api["home"].json("aud", "audit", "verify")["ok"] is True
