@@ -16,13 +16,17 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from mlgov.api import Actor, Platform, errors
 from mlgov.api import approvals as approvals_api
+from mlgov.api import audit as audit_api
 from mlgov.api import deployments as deployments_api
 from mlgov.api import models as models_api
+from mlgov.api import monitoring as monitoring_api
 from mlgov.api import policy as policy_api
+from mlgov.api import reports as reports_api
 from mlgov.api import tokens as tokens_api
 from mlgov.api import users as users_api
 from mlgov.config import Settings
 from mlgov.server.auth import FailureThrottle, TooManyFailures, authenticate
+from mlgov.server.cursors import Page, page_after
 from mlgov.server.problems import PROBLEM_JSON, from_error, problem
 
 log = logging.getLogger("mlgov.server")
@@ -262,6 +266,43 @@ def create_app(
     @app.post(f"{PREFIX}/targets/{{target}}/undeploy")
     def undeploy(p: Plat, who: Who, target: str, body: Undeploy) -> Any:
         return deployments_api.undeploy(p, who, target, reason=body.reason).to_json()
+
+    # --- inventory, monitoring, audit -------------------------------------------------------
+
+    @app.get(f"{PREFIX}/inventory")
+    def inventory(p: Plat, who: Who, at: str | None = None, stage: str | None = None) -> Any:
+        return reports_api.inventory(p, who, at=at, stage=stage).to_json()
+
+    @app.get(f"{version_path}/drift-checks")
+    def drift_history(p: Plat, who: Who, model: str, version: str) -> Any:
+        return monitoring_api.drift_history(p, who, model, version).to_json()
+
+    @app.post(f"{PREFIX}/monitoring/runs")
+    def monitoring_run(p: Plat, who: Who, model: str | None = None) -> Any:
+        return monitoring_api.run_monitoring(p, who, model=model).to_json()
+
+    @app.get(f"{PREFIX}/audit/events")
+    def audit_events(
+        p: Plat,
+        who: Who,
+        model: str | None = None,
+        since: str | None = None,
+        action: str | None = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        cursor: str | None = None,
+    ) -> Page:
+        events = audit_api.audit_log(p, who, model=model, since=since, action=action).events
+        return page_after(
+            [e.to_json() for e in events], key=lambda e: int(e["seq"]), limit=limit, cursor=cursor
+        )
+
+    @app.get(f"{PREFIX}/audit/verification")
+    def audit_verify(p: Plat, who: Who, head: str | None = None) -> Any:
+        return audit_api.verify(p, who, head=head).to_json()
+
+    @app.post(f"{PREFIX}/audit/checkpoints", status_code=201)
+    def audit_checkpoint(p: Plat, who: Who) -> Any:
+        return audit_api.write_checkpoint(p, who).to_json()
 
     return app
 

@@ -37,7 +37,7 @@ def api(tmp_path_factory: pytest.TempPathFactory):
     x_train, x_test, _, _ = breast_cancer_frames(0)
     x_train.to_csv(files / "ref.csv", index=False)
     x_test.to_csv(files / "cur.csv", index=False)
-    h.cli(ADMIN, "init")
+    h.cli(ADMIN, "init", "--keys")
     h.cli(ADMIN, "policy", "set", str(policy))
     for name, role in TEAM.items():
         h.cli(ADMIN, "users", "add", name, "--role", role)
@@ -140,6 +140,10 @@ def test_the_operator_deploys_and_rolls_nothing_back(api) -> None:
     )
     assert r.status_code == 201, r.text
     assert (r.json()["target"], r.json()["stage"]) == ("t", "deploy")
+    checks = api["call"]("GET", f"{_version_path(api)}/drift-checks", "rita").json()
+    assert [c["drift_detected"] for c in checks] == [False]
+    rows = api["call"]("GET", "/inventory", "rita").json()
+    assert [(row["model"], row["stage"]) for row in rows] == [(MODEL, "deploy")]
     assert r.json()["bento_model_tag"]
     listed = api["call"]("GET", "/deployments", "eve").json()
     assert [(d["target"], d["version"], d["state"]) for d in listed] == [
@@ -167,5 +171,9 @@ def test_undeploy_over_http_is_audited_under_the_token_user(api) -> None:
     assert all(v["credential"].startswith("token:") for v in vias)
     assert vias[0]["credential"] != vias[1]["credential"]
     assert {v["address"] for v in vias} == {"127.0.0.1"}
-    # ... and the chain with those fields still verifies.
+    # ... and the chain with those fields still verifies, over HTTP too, up to a checkpoint.
     assert api["home"].json("aud", "audit", "verify")["ok"] is True
+    assert api["call"]("GET", "/audit/verification", "rita").json()["ok"] is True
+    signed = api["call"]("POST", "/audit/checkpoints", "eve")
+    assert signed.status_code == 201, signed.text
+    assert signed.json()["checkpoint"]["seq"] == max(e["seq"] for e in events)  # the head

@@ -148,6 +148,33 @@ def test_a_revoked_token_is_refused_on_its_next_request(server):
     assert httpx.get(server["base"] + "/whoami", headers=headers).status_code == 401
 
 
+def test_audit_events_page_by_cursor_and_the_chain_verifies(server):
+    everything = _get(server, "/audit/events", "rita", params={"limit": 1000}).json()
+    assert everything["next_cursor"] is None and len(everything["items"]) >= 5
+    seen, cursor = [], None
+    while True:
+        params = {"limit": 2} | ({"cursor": cursor} if cursor else {})
+        page = _get(server, "/audit/events", "rita", params=params).json()
+        assert len(page["items"]) <= 2
+        seen += page["items"]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert [e["seq"] for e in seen] == [e["seq"] for e in everything["items"]]
+    bad = _get(server, "/audit/events", "rita", params={"cursor": "not-a-cursor"})
+    assert bad.status_code == 400 and "cursor" in bad.json()["detail"]
+    too_many = _get(server, "/audit/events", "rita", params={"limit": 5000})
+    assert too_many.status_code == 422 and too_many.json()["errors"][0]["field"] == "query.limit"
+    only_users = _get(server, "/audit/events", "rita", params={"action": "user.add"}).json()
+    assert {e["action"] for e in only_users["items"]} == {"user.add"}
+    verified = _get(server, "/audit/verification", "rita").json()
+    assert verified["ok"] is True and verified["events"] == len(everything["items"])
+    assert _get(server, "/inventory", "rita").json() == []
+    unsigned = _post(server, "/audit/checkpoints", "admin", None)
+    assert unsigned.status_code == 400 and "no audit signing key" in unsigned.json()["detail"]
+
+
+# Last: it locks 127.0.0.1 out for the rest of the module.
 def test_repeated_failures_from_one_address_are_throttled(server):
     bad = {"Authorization": "Bearer mlgov_00000000_" + "b" * 43}
     statuses = [httpx.get(server["base"] + "/whoami", headers=bad).status_code for _ in range(12)]
