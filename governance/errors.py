@@ -38,6 +38,10 @@ class NotInitialized(BadInput):
     """The governance store is missing or its schema is older than this code."""
 
 
+class TooLarge(BadInput):
+    """An uploaded file or a request body exceeds the configured limit."""
+
+
 class PolicyError(BadInput):
     """A policy file that cannot be used; the message names the file, key and reason."""
 

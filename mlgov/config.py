@@ -25,6 +25,8 @@ TELEMETRY_OFF = {
 }
 # Vendor chatter (schema creation, deprecations) is not the user's business on stderr.
 QUIET = {"MLFLOW_LOGGING_LEVEL": "WARNING"}
+# A reference or current data set of a credit portfolio runs to hundreds of MB.
+DEFAULT_MAX_UPLOAD_MB = 1024
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,8 @@ class Settings:
     signing_key_explicit: bool = False
     checkpoint_sinks: tuple[Path, ...] = ()  # MLGOV_CHECKPOINT_SINKS, os.pathsep-separated
     verify_keys: tuple[Path, ...] = ()  # MLGOV_VERIFY_KEY, os.pathsep-separated
+    # The largest file the server accepts in one upload (MLGOV_MAX_UPLOAD_MB).
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_MB * 1024 * 1024
 
     @property
     def keys_dir(self) -> Path:
@@ -72,6 +76,11 @@ class Settings:
     @property
     def references_dir(self) -> Path:
         return self.home / "references"
+
+    @property
+    def uploads_dir(self) -> Path:
+        """Where the server streams an upload before a use case reads it (then removes it)."""
+        return self.home / "uploads"
 
     @property
     def predictions_dir(self) -> Path:
@@ -121,6 +130,18 @@ def _sqlite_url(path: Path) -> str:
     return f"sqlite:///{path}"
 
 
+def _megabytes(value: str | None) -> int:
+    if value is None or not value.strip():
+        return DEFAULT_MAX_UPLOAD_MB * 1024 * 1024
+    try:
+        megabytes = int(value)
+    except ValueError:
+        megabytes = 0
+    if not 1 <= megabytes <= 1024 * 1024:
+        raise BadInput("MLGOV_MAX_UPLOAD_MB must be a whole number of megabytes in 1..1048576")
+    return megabytes * 1024 * 1024
+
+
 def _path_list(value: str | None) -> tuple[Path, ...]:
     return tuple(Path(p).expanduser() for p in (value or "").split(os.pathsep) if p.strip())
 
@@ -148,6 +169,7 @@ def load_settings(*, user: str | None = None, home: str | None = None) -> Settin
         signing_key_explicit=bool(signing_key),
         checkpoint_sinks=_path_list(env.get("MLGOV_CHECKPOINT_SINKS")),
         verify_keys=_path_list(env.get("MLGOV_VERIFY_KEY")),
+        max_upload_bytes=_megabytes(env.get("MLGOV_MAX_UPLOAD_MB")),
     )
 
 

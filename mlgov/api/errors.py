@@ -16,6 +16,7 @@ from mlgov.governance.errors import (
     ProblemsFound,
     Refused,
     StateTampered,
+    TooLarge,
     Unavailable,
     UnknownUser,
 )
@@ -34,6 +35,7 @@ __all__ = [
     "ProblemsFound",
     "Refused",
     "StateTampered",
+    "TooLarge",
     "Unavailable",
     "UnknownUser",
 ]

@@ -199,17 +199,20 @@ def write_card(
     *,
     assignments: Sequence[str] = (),
     card_file: str | None = None,
+    fields: Mapping[str, str] | None = None,
     replace: bool = False,
 ) -> Card:
-    """A new audited card revision: the TOML file's fields, then KEY=VALUE assignments, merged
-    over the current card (or replacing it)."""
+    """A new audited card revision: the TOML file's fields, then `fields`, then KEY=VALUE
+    assignments, merged over the current card (or replacing it)."""
     from pathlib import Path
 
     from mlgov.governance import cards
 
     gov = platform.governance()
-    fields = cards.read_card_file(Path(card_file)) if card_file else {}
-    fields.update(cards.parse_assignments(list(assignments)))
+    merged = cards.read_card_file(Path(card_file)) if card_file else {}
+    merged.update(fields or {})
+    merged.update(cards.parse_assignments(list(assignments)))
+    fields = merged
     return Card.of(cards.set_card(gov, actor.name, model, version, fields, replace=replace))
 
 

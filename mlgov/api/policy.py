@@ -48,13 +48,16 @@ def show_policy(platform: Platform, actor: Actor, *, tier: str | None = None) ->
     return Record(data)
 
 
-def set_policy(platform: Platform, actor: Actor, file: str) -> PolicySet:
-    """Put the policy TOML file in force (admin), audited with the policy's SHA-256."""
+def set_policy(
+    platform: Platform, actor: Actor, file: str, *, source: str | None = None
+) -> PolicySet:
+    """Put the policy TOML file in force (admin), audited with the policy's SHA-256 and where
+    it came from (`source`, default the file's path)."""
     from mlgov.governance.policy import read_policy_file
 
     document = read_policy_file(file)
     return PolicySet.from_mapping(
-        platform.governance().set_policy(actor.name, document, source=file)
+        platform.governance().set_policy(actor.name, document, source=source or file)
     )
 
 

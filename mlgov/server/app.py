@@ -5,19 +5,19 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, FastAPI, Query, Request
+from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from mlgov.api import Actor, Platform, errors
 from mlgov.api import approvals as approvals_api
 from mlgov.api import audit as audit_api
 from mlgov.api import deployments as deployments_api
+from mlgov.api import errors
 from mlgov.api import models as models_api
 from mlgov.api import monitoring as monitoring_api
 from mlgov.api import policy as policy_api
@@ -25,16 +25,14 @@ from mlgov.api import reports as reports_api
 from mlgov.api import tokens as tokens_api
 from mlgov.api import users as users_api
 from mlgov.config import Settings
-from mlgov.server.auth import FailureThrottle, TooManyFailures, authenticate
+from mlgov.server import evidence_routes, lifecycle_routes
+from mlgov.server.auth import FailureThrottle, TooManyFailures
 from mlgov.server.cursors import Page, page_after
+from mlgov.server.deps import Body, Plat, Who
 from mlgov.server.problems import PROBLEM_JSON, from_error, problem
 
 log = logging.getLogger("mlgov.server")
 PREFIX = "/api/v1"
-
-
-class Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class NewUser(Body):
@@ -70,29 +68,6 @@ class NewDeployment(Body):
 
 class Undeploy(Body):
     reason: str | None = None
-
-
-def _platform(request: Request) -> Iterator[Platform]:
-    opened = Platform(request.app.state.settings())
-    try:
-        yield opened
-    finally:
-        if opened.opened:
-            opened.governance().store.engine.dispose()
-
-
-Plat = Annotated[Platform, Depends(_platform)]
-
-
-def _caller(request: Request, p: Plat) -> Actor:
-    address = request.client.host if request.client else "unknown"
-    header = request.headers.get("authorization")
-    actor = authenticate(p, request.app.state.throttle, header, address)
-    p.identify(actor, address=address)
-    return actor
-
-
-Who = Annotated[Actor, Depends(_caller)]
 
 
 def _problem_response(status: int, body: dict[str, Any], **headers: str) -> JSONResponse:
@@ -304,6 +279,8 @@ def create_app(
     def audit_checkpoint(p: Plat, who: Who) -> Any:
         return audit_api.write_checkpoint(p, who).to_json()
 
+    app.include_router(lifecycle_routes.router, prefix=PREFIX)
+    app.include_router(evidence_routes.router, prefix=PREFIX)
     return app
 
 

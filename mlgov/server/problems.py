@@ -15,6 +15,7 @@ _STATUSES: tuple[tuple[type[errors.MlgovError], int, str], ...] = (
     (errors.PermissionDenied, 403, "not permitted"),
     (errors.NotFound, 404, "not found"),
     (errors.NotInitialized, 503, "store not initialized"),
+    (errors.TooLarge, 413, "content too large"),
     (errors.BadInput, 400, "bad input"),
     (errors.GateRefused, 409, "gate refused"),
     (errors.Conflict, 409, "conflict"),

@@ -1,0 +1,42 @@
+"""What every route depends on: its own platform for the request, and the caller its
+credential proves."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from pydantic import BaseModel, ConfigDict
+
+from mlgov.api import Actor, Platform
+from mlgov.server.auth import authenticate
+
+
+class Body(BaseModel):
+    """A request body: unknown fields are refused, so a misspelt option is never ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+def _platform(request: Request) -> Iterator[Platform]:
+    opened = Platform(request.app.state.settings())
+    try:
+        yield opened
+    finally:
+        if opened.opened:
+            opened.governance().store.engine.dispose()
+
+
+Plat = Annotated[Platform, Depends(_platform)]
+
+
+def _caller(request: Request, p: Plat) -> Actor:
+    address = request.client.host if request.client else "unknown"
+    header = request.headers.get("authorization")
+    actor = authenticate(p, request.app.state.throttle, header, address)
+    p.identify(actor, address=address)
+    return actor
+
+
+Who = Annotated[Actor, Depends(_caller)]

@@ -1,0 +1,167 @@
+"""A version's evidence over HTTP: its card, its reference data set, drift checks on a
+submitted file (and their Evidently reports), review acknowledgements and evidence packs."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import FileResponse
+from pydantic import Field
+from starlette.background import BackgroundTask
+from starlette.concurrency import run_in_threadpool
+
+from mlgov.api import errors
+from mlgov.api import models as models_api
+from mlgov.api import monitoring as monitoring_api
+from mlgov.api import reports as reports_api
+from mlgov.server.deps import Body, Plat, Who
+from mlgov.server.uploads import data_suffix, received
+
+router = APIRouter()
+VERSION = "/models/{model}/versions/{version}"
+
+
+class CardRevision(Body):
+    fields: dict[str, str] = Field(min_length=1)
+    replace: bool = False
+
+
+class ReviewAcknowledgement(Body):
+    comment: str
+
+
+@router.get(f"{VERSION}/card")
+def show_card(p: Plat, who: Who, model: str, version: str) -> Any:
+    return models_api.show_card(p, who, model, version).to_json()
+
+
+@router.put(f"{VERSION}/card")
+def write_card(p: Plat, who: Who, model: str, version: str, body: CardRevision) -> Any:
+    revised = models_api.write_card(
+        p, who, model, version, fields=body.fields, replace=body.replace
+    )
+    return revised.to_json()
+
+
+@router.put(
+    f"{VERSION}/reference",
+    openapi_extra={"requestBody": {"content": {"text/csv": {}}, "required": True}},
+)
+async def record_reference(
+    request: Request, p: Plat, who: Who, model: str, version: str, filename: str | None = None
+) -> Any:
+    """The body is the CSV (text/csv) or Parquet (application/vnd.apache.parquet) file."""
+    settings = p.settings
+    async with received(
+        request,
+        directory=settings.uploads_dir,
+        limit=settings.max_upload_bytes,
+        suffix=data_suffix(request),
+        name=filename,
+    ) as file:
+        recorded = await run_in_threadpool(
+            models_api.record_reference, p, who, model, version, str(file)
+        )
+    return recorded.to_json()
+
+
+@router.post(
+    f"{VERSION}/drift-checks",
+    status_code=201,
+    openapi_extra={"requestBody": {"content": {"text/csv": {}}, "required": True}},
+)
+async def check_drift(
+    request: Request,
+    p: Plat,
+    who: Who,
+    model: str,
+    version: str,
+    filename: str | None = None,
+    sample: Annotated[int | None, Query(ge=1)] = None,
+    seed: int | None = None,
+    engine: str | None = None,
+    cross_check: bool = False,
+) -> Any:
+    """The body is the current data (CSV or Parquet), checked against the recorded reference."""
+    settings = p.settings
+    async with received(
+        request,
+        directory=settings.uploads_dir,
+        limit=settings.max_upload_bytes,
+        suffix=data_suffix(request),
+        name=filename,
+    ) as file:
+        checked = await run_in_threadpool(
+            lambda: monitoring_api.check_drift(
+                p,
+                who,
+                model,
+                version,
+                file,
+                sample=sample,
+                seed=seed,
+                engine=engine,
+                cross_check=cross_check,
+            )
+        )
+    return checked.to_json()
+
+
+@router.get(f"{VERSION}/drift-checks/{{result_id}}/report", response_class=FileResponse)
+def drift_report(p: Plat, who: Who, model: str, version: str, result_id: int) -> FileResponse:
+    """The check's Evidently HTML report, as a download: its scripts must not run with the
+    server's origin (they would see the console's cookies), so it is sandboxed too."""
+    checks = monitoring_api.drift_history(p, who, model, version).results
+    found = next((c for c in checks if c.result_id == result_id), None)
+    if found is None:
+        raise errors.NotFound(f"{model}/{version} has no drift check {result_id}")
+    if not found.report_html or not Path(found.report_html).is_file():
+        raise errors.NotFound(f"drift check {result_id} of {model}/{version} kept no HTML report")
+    return FileResponse(
+        found.report_html,
+        media_type="text/html",
+        filename=f"drift-{model}-{version}-{result_id}.html",
+        headers={
+            "Content-Security-Policy": "sandbox allow-scripts",
+            "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+@router.post(f"{VERSION}/review-acknowledgements")
+def acknowledge_review(
+    p: Plat, who: Who, model: str, version: str, body: ReviewAcknowledgement
+) -> Any:
+    return monitoring_api.acknowledge_review(p, who, model, version, comment=body.comment).to_json()
+
+
+@router.post(f"{VERSION}/evidence-packs", response_class=FileResponse)
+def evidence_pack(p: Plat, who: Who, model: str, version: str) -> FileResponse:
+    """Build the version's evidence pack (its export audited) and answer it as a zip; the
+    headers name the manifest's SHA-256 and the audit event of the export."""
+    settings = p.settings
+    settings.uploads_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="pack-", dir=settings.uploads_dir))
+    try:
+        name = f"evidence-{model}-{version}"
+        pack = reports_api.create_report(p, who, model, version, work / name)
+        archive = shutil.make_archive(str(work / name), "zip", root_dir=work, base_dir=name)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    return FileResponse(
+        archive,
+        media_type="application/zip",
+        filename=f"{name}.zip",
+        headers={
+            "X-Mlgov-Manifest-Sha256": pack.manifest_sha256,
+            "X-Mlgov-Export-Event": str(pack.export_event_seq),
+            "Cache-Control": "no-store",
+        },
+        background=BackgroundTask(shutil.rmtree, work, ignore_errors=True),
+    )
