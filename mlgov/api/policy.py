@@ -61,6 +61,16 @@ def set_policy(
     )
 
 
+def set_policy_document(
+    platform: Platform, actor: Actor, document: str, *, source: str
+) -> PolicySet:
+    """Put a policy given as TOML text in force (admin; a server's client sends the file's
+    text), audited with its SHA-256 and `source` (where the text came from)."""
+    return PolicySet.from_mapping(
+        platform.governance().set_policy(actor.name, document, source=source)
+    )
+
+
 def policy_history(platform: Platform, actor: Actor) -> PolicyHistory:
     rows = platform.governance().policy_history(actor.name)
     return PolicyHistory(tuple(PolicyRecord.from_mapping(r) for r in rows))

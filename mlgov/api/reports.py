@@ -106,6 +106,29 @@ def create_report(
     return EvidencePack.from_mapping(result)
 
 
+def _verify_files(directory: Path, key_files: Sequence[Path]) -> dict[str, Any]:
+    from mlgov.governance.checkpoints import load_verify_keys
+
+    return evidence_pack.verify_pack(
+        directory, load_verify_keys(list(key_files)) if key_files else None
+    )
+
+
+def verify_pack_files(directory: Path, public_keys: Sequence[Path] = ()) -> PackVerification:
+    """The pack's manifest recomputed and its signature checked with `public_keys` only
+    (none: internal consistency only); needs no store, so it runs anywhere."""
+    result = _verify_files(directory, public_keys)
+    return PackVerification.from_mapping(
+        result
+        | {
+            "changed": tuple(result["changed"]),
+            "missing": tuple(result["missing"]),
+            "added": tuple(result["added"]),
+            "problems": tuple(result["problems"]),
+        }
+    )
+
+
 def verify_report(
     platform: Platform,
     actor: Actor,
@@ -118,12 +141,8 @@ def verify_report(
     the installation's). Without any key only internal consistency can be proven.
     `with_audit` also binds the pack to this store's audit trail (and needs the store; the
     rest does not open it)."""
-    from mlgov.governance.checkpoints import load_verify_keys
-
     key_files = list(public_keys) or list(platform.settings.verify_key_files())
-    result = evidence_pack.verify_pack(
-        directory, load_verify_keys(key_files) if key_files else None
-    )
+    result = _verify_files(directory, key_files)
     problems = list(result["problems"])
     audit = None
     if with_audit:

@@ -85,3 +85,47 @@ class Records(Result):
 
     def __len__(self) -> int:
         return len(self.items)
+
+
+def revive(cls: type[T], data: Any) -> T:
+    """A result rebuilt from its `to_json()` (as a server answered it), nested results
+    included: what a remote surface renders exactly as it renders a local result. Keys the
+    result does not declare are left out (a newer server may say more)."""
+    import typing
+
+    if issubclass(cls, Record):
+        return cls(data)
+    fields = dataclasses.fields(cls)
+    if isinstance(data, list):
+        # A result shown as a list: its first field holds the items.
+        data = {fields[0].name: data}
+    hints = typing.get_type_hints(cls)
+    of = getattr(cls, "of", None)
+    if of is not None and isinstance(data, Mapping):
+        # Results that rename or convert keys from the core's record take the JSON the same way.
+        names = {f.name for f in fields} | {"from"}
+        kept = {k: _revive_value(hints.get(k), v) for k, v in data.items() if k in names}
+        return of(kept)  # type: ignore[no-any-return]
+    kwargs = {f.name: _revive_value(hints[f.name], data[f.name]) for f in fields if f.name in data}
+    return cls(**kwargs)
+
+
+def _revive_value(hint: Any, value: Any) -> Any:
+    import types
+    import typing
+
+    if hint is None or value is None:
+        return value
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        for arg in typing.get_args(hint):
+            if arg is not type(None):
+                return _revive_value(arg, value)
+        return value
+    if origin is tuple and isinstance(value, list):
+        args = typing.get_args(hint)
+        item = args[0] if args else None
+        return tuple(_revive_value(item, v) for v in value)
+    if isinstance(hint, type) and issubclass(hint, Result):
+        return revive(hint, value)
+    return value

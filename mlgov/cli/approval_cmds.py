@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from mlgov.api.errors import ProblemsFound
-from mlgov.cli.context import caller, platform
+from mlgov.cli.context import caller, platform, use_cases
 from mlgov.cli.output import emit_object, emit_rows, format_option
 
 REQUEST_COLUMNS = [
@@ -32,7 +32,7 @@ def approvals() -> None:
 @format_option()
 def approvals_request(model, version, note, fmt) -> None:
     """Ask for approval of VERSION (in train, with the train gate's evidence present)."""
-    from mlgov.api import approvals as api
+    api = use_cases("approvals")
 
     view = api.request_approval(platform(), caller(), model, version, note=note)
     if fmt == "table":
@@ -51,7 +51,7 @@ def approvals_request(model, version, note, fmt) -> None:
 @format_option()
 def approvals_list(pending, mine, fmt) -> None:
     """List approval requests with their counts and state."""
-    from mlgov.api import approvals as api
+    api = use_cases("approvals")
 
     rows = api.list_requests(platform(), caller(), pending=pending, mine=mine).to_json()
     emit_rows(rows, REQUEST_COLUMNS, fmt)
@@ -63,7 +63,7 @@ def approvals_list(pending, mine, fmt) -> None:
 @format_option()
 def approvals_show(model, version, fmt) -> None:
     """Show VERSION's latest request: the frozen snapshot and every decision."""
-    from mlgov.api import approvals as api
+    api = use_cases("approvals")
 
     emit_object(api.show_request(platform(), caller(), model, version).to_json(), fmt)
 
@@ -74,7 +74,7 @@ def approvals_show(model, version, fmt) -> None:
 @format_option()
 def approvals_verify(model, version, fmt) -> None:
     """Check the approval is valid and still bound to the evidence; exit 1 if not."""
-    from mlgov.api import approvals as api
+    api = use_cases("approvals")
 
     result = api.verify_binding(platform(), caller(), model, version)
     if fmt != "table":
@@ -106,7 +106,7 @@ def _show_decision(model, version, approve, by, view, fmt) -> None:
 @format_option()
 def approve(model, version, comment, fmt) -> None:
     """Approve VERSION's pending request (risk officer; never your own model)."""
-    from mlgov.api import approvals as api
+    api = use_cases("approvals")
 
     who = caller()
     view = api.decide(platform(), who, model, version, approve=True, comment=comment)
@@ -120,7 +120,7 @@ def approve(model, version, comment, fmt) -> None:
 @format_option()
 def reject(model, version, reason, fmt) -> None:
     """Reject VERSION's pending request; the version stays in train."""
-    from mlgov.api import approvals as api
+    api = use_cases("approvals")
 
     who = caller()
     view = api.decide(platform(), who, model, version, approve=False, comment=reason)

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from mlgov.api.errors import ProblemsFound
-from mlgov.cli.context import caller, platform
+from mlgov.cli.context import caller, platform, use_cases
 from mlgov.cli.output import emit_object, emit_rows, format_option
 
 EVENT_COLUMNS = ["seq", "time", "actor", "action", "subject", "payload"]
@@ -25,7 +25,7 @@ def audit() -> None:
 @format_option()
 def audit_log(model, since, action, fmt) -> None:
     """List audit events in sequence order."""
-    from mlgov.api import audit as api
+    api = use_cases("audit")
 
     rows = api.audit_log(platform(), caller(), model=model, since=since, action=action).to_json()
     emit_rows(rows, EVENT_COLUMNS + (["prev_hash", "hash"] if fmt != "table" else []), fmt)
@@ -54,7 +54,7 @@ def audit_verify(head, checkpoint_file, public_keys, fmt) -> None:
     With --checkpoints, also check every checkpoint's signature and that its seq and head hash
     are still on the chain.
     """
-    from mlgov.api import audit as api
+    api = use_cases("audit")
 
     report = api.verify(
         platform(),
@@ -138,7 +138,7 @@ def audit_checkpoint(out, fmt) -> None:
     --out. Refuses to sign a chain that contradicts the last checkpoint. Needs the signing
     key (`mlgov init --keys`); any role that may verify the audit trail may run it.
     """
-    from mlgov.api import audit as api
+    api = use_cases("audit")
 
     result = api.write_checkpoint(platform(), caller(), out=Path(out) if out else None)
     if fmt != "table":
@@ -155,7 +155,7 @@ def audit_checkpoint(out, fmt) -> None:
 @format_option()
 def audit_export(out, fmt) -> None:
     """Write every event as JSON Lines and print the head hash to keep elsewhere."""
-    from mlgov.api import audit as api
+    api = use_cases("audit")
 
     result = api.export(platform(), caller(), Path(out))
     if fmt == "table":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from mlgov.cli.context import caller, platform
+from mlgov.cli.context import caller, platform, use_cases
 from mlgov.cli.output import emit_object, emit_rows, format_option
 
 DEPLOYMENT_COLUMNS = [
@@ -26,7 +26,7 @@ DEPLOYMENT_COLUMNS = [
 @format_option()
 def deploy(model, version, target, fmt) -> None:
     """Deploy an approved VERSION of MODEL: runs the deploy gate, builds the service."""
-    from mlgov.api import deployments as api
+    api = use_cases("deployments")
 
     result = api.deploy(
         platform(),
@@ -71,7 +71,7 @@ def serve(target, host, port, workers, no_verify) -> None:
 
     Once it answers ready and a probe prediction succeeds, the version moves deploy -> evaluate.
     """
-    from mlgov.api import deployments as api
+    api = use_cases("deployments")
 
     api.serve(
         platform(),
@@ -90,7 +90,7 @@ def serve(target, host, port, workers, no_verify) -> None:
 @format_option()
 def rollback(target, fmt) -> None:
     """Switch TARGET back to its previous version (still approved and bound)."""
-    from mlgov.api import deployments as api
+    api = use_cases("deployments")
 
     result = api.rollback(platform(), caller(), target)
     if fmt == "table":
@@ -108,7 +108,7 @@ def rollback(target, fmt) -> None:
 @format_option()
 def undeploy(target, reason, fmt) -> None:
     """Stop TARGET serving: its server answers 503 within seconds."""
-    from mlgov.api import deployments as api
+    api = use_cases("deployments")
 
     result = api.undeploy(platform(), caller(), target, reason=reason)
     if fmt == "table":
@@ -127,7 +127,7 @@ def deployments() -> None:
 @format_option()
 def deployments_list(all_states, fmt) -> None:
     """Show targets, the version each serves, since when, and its health."""
-    from mlgov.api import deployments as api
+    api = use_cases("deployments")
 
     rows = api.list_deployments(platform(), caller(), all_states=all_states).to_json()
     emit_rows(rows, DEPLOYMENT_COLUMNS + (["end_reason"] if all_states else []), fmt)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from mlgov.api.errors import ProblemsFound
-from mlgov.cli.context import caller, platform
+from mlgov.cli.context import caller, platform, use_cases
 from mlgov.cli.output import emit_object, emit_rows, format_option
 
 VERSION_COLUMNS = ["model", "version", "stage", "health", "risk_tier", "owner", "last_activity_at"]
@@ -34,7 +34,7 @@ def register(
     A tier lower than an earlier version's (or than another version of the same artifact)
     is registered, and the train gate waits for a risk officer's `models confirm-tier`.
     """
-    from mlgov.api import models as api
+    api = use_cases("models")
 
     result = api.register(
         platform(),
@@ -70,7 +70,7 @@ def models() -> None:
 def models_confirm_tier(model: str, version: str, reason: str, fmt: str) -> None:
     """Sign off VERSION's risk tier where it is lower than an earlier version's (risk officer,
     not the version's registrant or owner); until then its train gate refuses."""
-    from mlgov.api import models as api
+    api = use_cases("models")
 
     result = api.confirm_tier(platform(), caller(), model, version, reason=reason)
     if fmt != "table":
@@ -90,7 +90,7 @@ def models_confirm_tier(model: str, version: str, reason: str, fmt: str) -> None
 @format_option()
 def models_list(stage, tier, owner, fmt) -> None:
     """List governed model versions."""
-    from mlgov.api import models as api
+    api = use_cases("models")
 
     rows = api.list_versions(platform(), caller(), stage=stage, tier=tier, owner=owner)
     emit_rows(rows.to_json(), VERSION_COLUMNS, fmt)
@@ -102,7 +102,7 @@ def models_list(stage, tier, owner, fmt) -> None:
 @format_option()
 def models_show(model, version, fmt) -> None:
     """Show MODEL's versions, or one VERSION in detail (stage, lineage, evidence, history)."""
-    from mlgov.api import models as api
+    api = use_cases("models")
 
     data = api.show(platform(), caller(), model, version).to_json()
     if version is None and fmt != "json":
@@ -120,7 +120,7 @@ def models_show(model, version, fmt) -> None:
 @format_option()
 def promote(model, version, to, reason, check, fmt) -> None:
     """Move VERSION of MODEL to STAGE; the gate lists every unmet condition on refusal."""
-    from mlgov.api import models as api
+    api = use_cases("models")
 
     result = api.promote(platform(), caller(), model, version, to=to, reason=reason, check=check)
     if check:
@@ -161,7 +161,7 @@ def retire(
 ) -> None:
     """Retire VERSION of MODEL for good (it never serves again; evidence is kept), or with
     --stale every version matched by a staleness rule."""
-    from mlgov.api import retirement as api
+    api = use_cases("retirement")
     from mlgov.api.models import Moved
     from mlgov.api.retirement import StaleList, StaleRetirement
 
@@ -263,7 +263,7 @@ def _show_retirement(result: dict, fmt: str) -> None:
 @format_option()
 def models_card(model, version, assignments, card_file, replace, show_only, fmt) -> None:
     """Write or show the model card of VERSION; each change is a new audited revision."""
-    from mlgov.api import models as api
+    api = use_cases("models")
 
     if show_only and (assignments or card_file):
         raise click.UsageError("--show cannot be combined with --set or --file")
@@ -296,7 +296,7 @@ def models_card(model, version, assignments, card_file, replace, show_only, fmt)
 @format_option()
 def models_reference(model, version, file, fmt) -> None:
     """Record FILE (CSV or Parquet) as VERSION's reference dataset: the drift baseline."""
-    from mlgov.api import models as api
+    api = use_cases("models")
 
     result = api.record_reference(platform(), caller(), model, version, file)
     if fmt == "table":
@@ -321,7 +321,7 @@ def reconcile(fix, skip_artifacts, fmt) -> None:
     again) and completed; one with none visible, or whose replay is refused, is undone and
     aborted. Operations whose process still runs are left alone. Every outcome is audited.
     """
-    from mlgov.api import reconcile as api
+    api = use_cases("reconcile")
 
     result = api.reconcile(
         platform(),

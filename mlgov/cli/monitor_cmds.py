@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from mlgov.api.errors import ProblemsFound
-from mlgov.cli.context import caller, platform
+from mlgov.cli.context import caller, platform, use_cases
 from mlgov.cli.output import emit_object, emit_rows, format_option
 
 HISTORY_COLUMNS = [
@@ -72,7 +72,7 @@ def monitor_drift(
     model, version, current, reference, html_out, force, sample, seed, engine, cross_check, fmt
 ):
     """Check CURRENT data against VERSION's reference; record the result and its reports."""
-    from mlgov.api import monitoring as api
+    api = use_cases("monitoring")
 
     view = api.check_drift(
         platform(),
@@ -112,7 +112,7 @@ def monitor_drift(
 @format_option()
 def monitor_run(model, fmt) -> None:
     """Check every deployed version on what it served since the last run; set health."""
-    from mlgov.api import monitoring as api
+    api = use_cases("monitoring")
 
     result = api.run_monitoring(platform(), caller(), model=model)
     shown = result.to_json()
@@ -145,7 +145,7 @@ def monitor_run(model, fmt) -> None:
 @format_option()
 def monitor_history(model, version, fmt) -> None:
     """List VERSION's drift results and their decisions."""
-    from mlgov.api import monitoring as api
+    api = use_cases("monitoring")
 
     rows = api.drift_history(platform(), caller(), model, version).to_json()
     emit_rows(rows, HISTORY_COLUMNS, fmt)
@@ -158,7 +158,7 @@ def monitor_history(model, version, fmt) -> None:
 @format_option()
 def monitor_ack(model, version, comment, fmt) -> None:
     """Acknowledge a required review (risk officer) so the version may be re-approved."""
-    from mlgov.api import monitoring as api
+    api = use_cases("monitoring")
 
     view = api.acknowledge_review(platform(), caller(), model, version, comment=comment)
     emit_object(view.to_json(), fmt)

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from mlgov.api.errors import ProblemsFound
-from mlgov.cli.context import caller, platform
+from mlgov.cli.context import caller, platform, use_cases
 from mlgov.cli.output import emit_object, emit_rows, format_option
 
 TABLE_COLUMNS = [
@@ -49,7 +49,7 @@ def _for_table(row: dict[str, Any]) -> dict[str, Any]:
 @format_option()
 def inventory(at: str | None, stage: str | None, fmt: str) -> None:
     """Every model version: tier, owner, stage, health, approval, targets and review dates."""
-    from mlgov.api import reports as api
+    api = use_cases("reports")
 
     found = api.inventory(platform(), caller(), at=at, stage=stage)
     rows = found.to_json()
@@ -93,7 +93,7 @@ def report() -> None:
 def report_create(model: str, version: str, out: str, fmt: str) -> None:
     """Write VERSION's evidence pack (card, lineage, approvals, drift, health, deployments,
     audit events) and record the export in the audit trail."""
-    from mlgov.api import reports as api
+    api = use_cases("reports")
 
     view = api.create_report(platform(), caller(), model, version, Path(out))
     if fmt != "table":
@@ -144,7 +144,7 @@ def report_verify(directory: str, with_audit: bool, public_keys: tuple[str, ...]
     output says so (exit 0 when consistent): whoever can write the pack could have
     rewritten its manifest too; --with-audit then checks it against the audit trail.
     """
-    from mlgov.api import reports as api
+    api = use_cases("reports")
 
     view = api.verify_report(
         platform(),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from mlgov.cli.context import platform
+from mlgov.cli.context import local_platform
 
 
 @click.command()
@@ -17,7 +17,7 @@ def server(host: str, port: int, workers: int) -> None:
     <token>` (`mlgov tokens create`); --user plays no part in it."""
     from mlgov.server import run as surface
 
-    surface.serve(platform().settings, host=host, port=port, workers=workers)
+    surface.serve(local_platform().settings, host=host, port=port, workers=workers)
 
 
 COMMANDS = [server]

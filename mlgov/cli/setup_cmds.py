@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from mlgov.cli.context import caller, platform
+from mlgov.cli.context import caller, platform, use_cases
 from mlgov.cli.output import emit_object, emit_rows, format_option
 
 USER_COLUMNS = ["name", "roles", "active", "created_at", "created_by"]
@@ -25,7 +25,7 @@ def init(keys: bool, fmt: str) -> None:
     mode 0600) and its public key (MLGOV_HOME/keys/audit-signing.pub), then write the first
     signed checkpoint.
     """
-    from mlgov.api import users as api
+    api = use_cases("users")
 
     result = api.init(platform(), caller(), keys=keys)
     if fmt != "table":
@@ -54,7 +54,7 @@ def init(keys: bool, fmt: str) -> None:
 @format_option()
 def whoami(fmt: str) -> None:
     """Show the acting user and their roles."""
-    from mlgov.api import users as api
+    api = use_cases("users")
 
     emit_object(api.whoami(platform(), caller()).to_json(), fmt)
 
@@ -77,7 +77,7 @@ def users() -> None:
 @format_option()
 def users_add(name: str, roles: tuple[str, ...], fmt: str) -> None:
     """Add user NAME with roles, or grant an existing user more roles."""
-    from mlgov.api import users as api
+    api = use_cases("users")
 
     emit_object(api.add_user(platform(), caller(), name, roles).to_json(), fmt)
 
@@ -87,7 +87,7 @@ def users_add(name: str, roles: tuple[str, ...], fmt: str) -> None:
 @format_option()
 def users_remove(name: str, fmt: str) -> None:
     """Deactivate user NAME (their history is kept)."""
-    from mlgov.api import users as api
+    api = use_cases("users")
 
     emit_object(api.remove_user(platform(), caller(), name).to_json(), fmt)
 
@@ -97,7 +97,7 @@ def users_remove(name: str, fmt: str) -> None:
 @format_option()
 def users_list(include_removed: bool, fmt: str) -> None:
     """List users and their roles."""
-    from mlgov.api import users as api
+    api = use_cases("users")
 
     rows = api.list_users(platform(), caller(), include_removed=include_removed).to_json()
     emit_rows(rows, USER_COLUMNS + (["removed_at"] if include_removed else []), fmt)
@@ -113,7 +113,7 @@ def policy() -> None:
 @format_option()
 def policy_show(tier: str | None, fmt: str) -> None:
     """Print the policy in force: built-in defaults with the stored policy applied."""
-    from mlgov.api import policy as api
+    api = use_cases("policy")
 
     emit_object(api.show_policy(platform(), caller(), tier=tier).to_json(), fmt)
 
@@ -128,7 +128,7 @@ def policy_set(file: str, fmt: str) -> None:
     it is wrong; the policy in force is then unchanged. Approvals already given stay bound
     to the policy they were given under.
     """
-    from mlgov.api import policy as api
+    api = use_cases("policy")
 
     result = api.set_policy(platform(), caller(), file)
     if fmt != "table":
@@ -144,7 +144,7 @@ def policy_set(file: str, fmt: str) -> None:
 @format_option()
 def policy_history(fmt: str) -> None:
     """List every policy put in force, newest last."""
-    from mlgov.api import policy as api
+    api = use_cases("policy")
 
     rows = api.policy_history(platform(), caller()).to_json()
     emit_rows(rows, ["id", "set_at", "set_by", "source", "digest", "audit_seq", "in_force"], fmt)
@@ -177,7 +177,7 @@ def tokens_create(user: str, name: str | None, days: int, fmt: str) -> None:
     Send it as `Authorization: Bearer <token>`. Keep it like a password; revoke it with
     `mlgov tokens revoke ID` when it may have been seen.
     """
-    from mlgov.api import tokens as api
+    api = use_cases("tokens")
 
     created = api.create_token(platform(), caller(), user, name=name, days=days)
     if fmt != "table":
@@ -195,7 +195,7 @@ def tokens_create(user: str, name: str | None, days: int, fmt: str) -> None:
 @format_option()
 def tokens_list(owner: str | None, fmt: str) -> None:
     """List tokens (an admin sees everyone's, anyone else their own); never the secrets."""
-    from mlgov.api import tokens as api
+    api = use_cases("tokens")
 
     emit_rows(api.list_tokens(platform(), caller(), user=owner).to_json(), TOKEN_COLUMNS, fmt)
 
@@ -205,9 +205,50 @@ def tokens_list(owner: str | None, fmt: str) -> None:
 @format_option()
 def tokens_revoke(token_id: int, fmt: str) -> None:
     """Revoke token ID: it is refused from its next request on."""
-    from mlgov.api import tokens as api
+    api = use_cases("tokens")
 
     emit_object(api.revoke_token(platform(), caller(), token_id).to_json(), fmt)
 
 
-COMMANDS = [init, whoami, users, tokens, policy]
+@click.command()
+@click.option("--url", required=True, help="The governance server, e.g. https://mlgov.bank.example")
+@click.option(
+    "--token-stdin",
+    is_flag=True,
+    help="Read the token from standard input instead of asking for it.",
+)
+def login(url: str, token_stdin: bool) -> None:
+    """Keep a token for URL (checked with the server first) in a file only you can read;
+    later commands then run against that server. MLGOV_URL and MLGOV_TOKEN take precedence."""
+    import sys
+
+    from mlgov.client.connection import ServerConnection, ServerSettings, server_settings
+    from mlgov.client.login import store_login
+
+    if token_stdin:
+        token = sys.stdin.readline().strip()
+    else:
+        token = click.prompt("token", hide_input=True).strip()
+    settings = server_settings({"MLGOV_URL": url, "MLGOV_TOKEN": token or "-"})
+    assert settings is not None
+    conn = ServerConnection(ServerSettings(settings.url, token, settings.ca_bundle))
+    try:
+        me = conn.me()  # a token the server refuses is not kept
+    finally:
+        conn.close()
+    path = store_login(settings.url, token)
+    click.echo(f"logged in to {settings.url} as {me.name} (token kept in {path})")
+
+
+@click.command()
+def logout() -> None:
+    """Forget the token `mlgov login` kept (the token itself stays valid until revoked)."""
+    from mlgov.client.login import forget_login, login_file
+
+    if forget_login():
+        click.echo(f"logged out: {login_file()} removed")
+    else:
+        click.echo("not logged in: nothing to forget")
+
+
+COMMANDS = [init, whoami, users, tokens, policy, login, logout]

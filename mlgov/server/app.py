@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
+import tempfile
 from collections.abc import Callable
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import FileResponse, JSONResponse
 from pydantic import Field
+from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from mlgov.api import approvals as approvals_api
@@ -44,6 +48,11 @@ class NewToken(Body):
     user: str
     name: str | None = None
     expires_days: int = 90
+
+
+class PolicyDocument(Body):
+    document: str = Field(max_length=1024 * 1024)
+    source: str = Field(default="upload", pattern=r"^[A-Za-z0-9._ -]{1,200}$")
 
 
 class Move(Body):
@@ -158,6 +167,12 @@ def create_app(
     @app.get(f"{PREFIX}/policy")
     def show_policy(p: Plat, who: Who, tier: str | None = None) -> Any:
         return policy_api.show_policy(p, who, tier=tier).to_json()
+
+    @app.put(f"{PREFIX}/policy")
+    def set_policy(p: Plat, who: Who, body: PolicyDocument) -> Any:
+        # Recorded as sent over HTTP, under the name the client gave its file.
+        source = f"http:{body.source}"
+        return policy_api.set_policy_document(p, who, body.document, source=source).to_json()
 
     @app.get(f"{PREFIX}/policy/history")
     def policy_history(p: Plat, who: Who) -> Any:
@@ -274,6 +289,28 @@ def create_app(
     @app.get(f"{PREFIX}/audit/verification")
     def audit_verify(p: Plat, who: Who, head: str | None = None) -> Any:
         return audit_api.verify(p, who, head=head).to_json()
+
+    @app.get(f"{PREFIX}/audit/export", response_class=FileResponse)
+    def audit_export(p: Plat, who: Who) -> FileResponse:
+        """Every event as JSON Lines; the headers give the count and the head hash to keep."""
+        p.settings.uploads_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(prefix="audit-", dir=p.settings.uploads_dir))
+        try:
+            done = audit_api.export(p, who, work / "audit.jsonl")
+        except BaseException:
+            shutil.rmtree(work, ignore_errors=True)
+            raise
+        return FileResponse(
+            done.file,
+            media_type="application/jsonl",
+            filename="audit.jsonl",
+            headers={
+                "X-Mlgov-Events": str(done.events),
+                "X-Mlgov-Head-Hash": done.head_hash,
+                "Cache-Control": "no-store",
+            },
+            background=BackgroundTask(shutil.rmtree, work, ignore_errors=True),
+        )
 
     @app.post(f"{PREFIX}/audit/checkpoints", status_code=201)
     def audit_checkpoint(p: Plat, who: Who) -> Any:

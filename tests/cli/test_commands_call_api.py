@@ -16,8 +16,13 @@ import pytest
 from mlgov.cli.main import cli
 
 ALLOWED_MLGOV_IMPORTS = ("mlgov.api", "mlgov.cli", "mlgov.config")
-# Commands that start another surface (which itself calls mlgov.api), not a use case.
-SURFACES = {"mlgov server": "mlgov.server"}
+# Commands that start another surface (which itself calls mlgov.api), or keep the
+# credential the CLI uses against a server: not use cases.
+SURFACES = {
+    "mlgov server": "mlgov.server",
+    "mlgov login": "mlgov.client",
+    "mlgov logout": "mlgov.client",
+}
 
 
 def _leaves(group: click.Group, path: str = "mlgov"):
@@ -29,11 +34,19 @@ def _leaves(group: click.Group, path: str = "mlgov"):
 
 
 def _api_aliases(tree: ast.AST) -> set[str]:
-    """Names bound by `from mlgov.api import AREA as NAME` (or `import mlgov.api.AREA as`)."""
+    """Names bound by `from mlgov.api import AREA as NAME`, or by `NAME = use_cases(AREA)`
+    (mlgov.api's area, or its remote twin in mlgov.client against a server)."""
     names = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and node.module == "mlgov.api":
             names |= {a.asname or a.name for a in node.names}
+        if (
+            isinstance(node, ast.Assign)
+            and isinstance(node.value, ast.Call)
+            and isinstance(node.value.func, ast.Name)
+            and node.value.func.id == "use_cases"
+        ):
+            names |= {t.id for t in node.targets if isinstance(t, ast.Name)}
     return names
 
 

@@ -1,0 +1,81 @@
+"""Remote twin of mlgov.api.monitoring: the current file is uploaded, the check runs on the
+server against the version's recorded reference."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from mlgov.api.actor import Actor
+from mlgov.api.errors import BadInput
+from mlgov.api.monitoring import DriftCheck, DriftHistory, MonitorRun, ReviewAck
+from mlgov.api.results import revive
+from mlgov.client._paths import version_path
+from mlgov.client.connection import ServerConnection
+
+
+def check_drift(
+    conn: ServerConnection,
+    actor: Actor,
+    model: str,
+    version: str,
+    current: Path,
+    *,
+    reference: Path | None = None,
+    html_out: Path | None = None,
+    overwrite_html: bool = False,
+    sample: int | None = None,
+    seed: int | None = None,
+    engine: str | None = None,
+    cross_check: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> DriftCheck:
+    if reference is not None:
+        raise BadInput(
+            "--reference is not taken by a server: a check compares with the reference on record",
+            hint="record it with `mlgov models reference MODEL VERSION FILE`",
+        )
+    if html_out is not None:
+        _check_html_out(html_out, overwrite_html, current)
+    if progress is not None:
+        progress(f"uploading {current.name} to {conn.url} for the drift check ...")
+    path = f"{version_path(model, version)}/drift-checks"
+    data = conn.upload(
+        "POST", path, current, sample=sample, seed=seed, engine=engine, cross_check=cross_check
+    )
+    checked = revive(DriftCheck, data)
+    if html_out is not None:
+        conn.download("GET", f"{path}/{checked.result_id}/report", html_out)
+    return checked
+
+
+def _check_html_out(html_out: Path, overwrite: bool, current: Path) -> None:
+    """Refused before the upload, as in embedded mode: never replace a file silently."""
+    if not html_out.parent.is_dir():
+        raise BadInput(f"cannot write {html_out}: directory {html_out.parent} does not exist")
+    if not (html_out.exists() or html_out.is_symlink()):
+        return
+    if not html_out.is_file():
+        raise BadInput(f"--html {html_out} exists and is not a regular file")
+    if current.exists() and html_out.samefile(current):
+        raise BadInput(f"--html {html_out} is the data file being checked")
+    if not overwrite:
+        raise BadInput(
+            f"--html {html_out} already exists",
+            hint="give a new file name, or add --force to replace it",
+        )
+
+
+def run_monitoring(conn: ServerConnection, actor: Actor, *, model: str | None = None) -> MonitorRun:
+    return revive(MonitorRun, conn.post("/monitoring/runs", long=True, model=model))
+
+
+def drift_history(conn: ServerConnection, actor: Actor, model: str, version: str) -> DriftHistory:
+    return revive(DriftHistory, conn.get(f"{version_path(model, version)}/drift-checks"))
+
+
+def acknowledge_review(
+    conn: ServerConnection, actor: Actor, model: str, version: str, *, comment: str
+) -> ReviewAck:
+    path = f"{version_path(model, version)}/review-acknowledgements"
+    return revive(ReviewAck, conn.post(path, {"comment": comment}))
