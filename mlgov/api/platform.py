@@ -19,14 +19,18 @@ class Platform:
         self._gov: Governance | None = None
         self._principal: dict[str, str] | None = None
 
-    def identify(self, actor: Actor, *, address: str | None = None) -> None:
-        """The caller was proven (not asserted): its events record how, with which credential
-        and from which address."""
+    def identify(
+        self, actor: Actor, *, address: str | None = None, request_id: str | None = None
+    ) -> None:
+        """The caller was proven (not asserted): its events record how, with which credential,
+        from which address and in which request."""
         self._principal = {"user": actor.name, "identified_by": actor.identified_by.value}
         if actor.credential:
             self._principal["credential"] = actor.credential
         if address:
             self._principal["address"] = address
+        if request_id:
+            self._principal["request_id"] = request_id
         if self._gov is not None:
             self._gov.principal = dict(self._principal)
 

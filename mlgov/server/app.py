@@ -34,6 +34,7 @@ from mlgov.server.auth import FailureThrottle, TooManyFailures
 from mlgov.server.cursors import Page, page_after
 from mlgov.server.deps import Body, Plat, Who
 from mlgov.server.problems import PROBLEM_JSON, from_error, problem
+from mlgov.server.request_ids import RequestIds
 
 log = logging.getLogger("mlgov.server")
 PREFIX = "/api/v1"
@@ -97,6 +98,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.throttle = throttle or FailureThrottle()
+    app.add_middleware(RequestIds)
 
     @app.exception_handler(errors.MlgovError)
     def _domain_error(_request: Request, exc: errors.MlgovError) -> JSONResponse:
@@ -125,9 +127,12 @@ def create_app(
         )
 
     @app.exception_handler(Exception)
-    def _internal(_request: Request, exc: Exception) -> JSONResponse:
-        log.error("internal error: %s", type(exc).__name__)
-        body = problem(500, "internal error", "the server failed; its log has the details")
+    def _internal(request: Request, exc: Exception) -> JSONResponse:
+        rid = getattr(request.state, "request_id", "-")
+        log.error("internal error in request %s: %s", rid, type(exc).__name__)
+        body = problem(
+            500, "internal error", "the server failed; its log has the details", request_id=rid
+        )
         return _problem_response(500, body)
 
     # --- identity, users, tokens, policy ----------------------------------------------------

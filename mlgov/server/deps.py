@@ -35,7 +35,7 @@ def _caller(request: Request, p: Plat) -> Actor:
     address = request.client.host if request.client else "unknown"
     header = request.headers.get("authorization")
     actor = authenticate(p, request.app.state.throttle, header, address)
-    p.identify(actor, address=address)
+    p.identify(actor, address=address, request_id=getattr(request.state, "request_id", None))
     return actor
 
 

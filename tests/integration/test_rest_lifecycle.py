@@ -171,6 +171,7 @@ def test_undeploy_over_http_is_audited_under_the_token_user(api) -> None:
     assert all(v["credential"].startswith("token:") for v in vias)
     assert vias[0]["credential"] != vias[1]["credential"]
     assert {v["address"] for v in vias} == {"127.0.0.1"}
+    assert len({v["request_id"] for v in vias}) == 2  # each decision names its own request
     # ... and the chain with those fields still verifies, over HTTP too, up to a checkpoint.
     assert api["home"].json("aud", "audit", "verify")["ok"] is True
     assert api["call"]("GET", "/audit/verification", "rita").json()["ok"] is True

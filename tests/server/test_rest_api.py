@@ -71,6 +71,7 @@ def server(tmp_path_factory):
 
 def _get(server, path: str, user: str | None = None, **kw) -> httpx.Response:
     headers = {"Authorization": f"Bearer {server['tokens'][user]}"} if user else {}
+    headers |= kw.pop("headers", {})
     return httpx.get(server["base"] + path, headers=headers, timeout=10, **kw)
 
 
@@ -98,6 +99,17 @@ def test_no_valid_token_is_401_problem_json(server, header):
     assert r.status_code == 401 and r.headers["content-type"] == "application/problem+json"
     assert r.headers["www-authenticate"] == "Bearer"
     assert r.json()["status"] == 401 and "not authenticated" in r.json()["detail"]
+
+
+def test_every_answer_names_its_request_id(server):
+    fresh = _get(server, "/whoami", "rita")
+    assert len(fresh.headers["x-request-id"]) == 24
+    given = _get(server, "/whoami", "rita", headers={"X-Request-ID": "gw-7f3a9c1e-0001"})
+    assert given.headers["x-request-id"] == "gw-7f3a9c1e-0001"  # a gateway's id is kept
+    odd = _get(server, "/whoami", "rita", headers={"X-Request-ID": "id <script>x</script>"})
+    assert "<" not in odd.headers["x-request-id"] and len(odd.headers["x-request-id"]) == 24
+    missing = _get(server, "/models/nosuch", "rita")  # (a 401 here would feed the throttle)
+    assert missing.status_code == 404 and missing.headers["x-request-id"]
 
 
 def test_roles_are_enforced_and_answered_403(server):
