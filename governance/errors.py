@@ -38,6 +38,10 @@ class NotInitialized(BadInput):
     """The governance store is missing or its schema is older than this code."""
 
 
+class IdempotencyKeyReused(BadInput):
+    """An Idempotency-Key already used by the same caller for a different request."""
+
+
 class PolicyError(BadInput):
     """A policy file that cannot be used; the message names the file, key and reason."""
 
@@ -78,6 +82,10 @@ class IllegalTransition(Refused):
 
 class Conflict(Refused):
     """The request collides with current state (duplicate decision, concurrent change)."""
+
+
+class RequestInProgress(Conflict):
+    """A request with the same Idempotency-Key is still being processed."""
 
 
 class ExternalError(Refused):
