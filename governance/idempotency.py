@@ -25,10 +25,12 @@ process dies after the work committed and before `complete` did, the row stays
 runs the work a second time. The governance rules still hold then: a second decision by the
 same approver is refused (one decision per approver, enforced by the database too), an
 approval request while one is pending is refused, a version already deployed is no longer in
-train and its deploy is refused ("only a version in train is deployed"), a second `users add`
-of the same name is refused. So the retry gets a refusal instead of the first answer, never a
-duplicated change. Work that is not refused when repeated (a monitoring run, a checkpoint)
-runs twice in that case, as it would for a client that retried without a key.
+train and its deploy is refused ("only a version in train is deployed"), a second undeploy
+finds the target serving nothing, a second `users add` with the same roles is refused. So the
+retry gets a refusal instead of the first answer, never a second decision, request,
+deployment or user. Work that is not refused when repeated (a monitoring run, a checkpoint, a
+rollback, which steps one deployment further back if the target has one) runs twice in that
+case, as it would for a client that retried without a key.
 
 Keys are transport bookkeeping, not governance state: neither a claim nor a completion is an
 audit event. The audit trail records what changed and who changed it (the work's own events,
