@@ -12,6 +12,8 @@ import subprocess
 import sys
 import time
 import warnings
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from unittest import mock
 
 import httpx
@@ -228,3 +230,55 @@ def test_the_header_is_in_the_openapi_document(server) -> None:
     ):
         names = {p["name"] for p in spec["paths"][path][method].get("parameters", [])}
         assert "Idempotency-Key" in names, (path, method)
+
+
+def _claimed_earlier(server, user: str, key: str, body: dict, minutes_ago: float) -> None:
+    """An attempt of POST /users with `key` claimed `minutes_ago` and never finished, as if
+    its server process had died after the claim."""
+    from mlgov.api.idempotency import fingerprint
+    from mlgov.governance.store import Store
+    from mlgov.governance.tables import IdempotencyKey
+    from mlgov.server.app import NewUser
+
+    payload = NewUser(**body).model_dump_json().encode()
+    store = Store(f"sqlite:///{server['home'] / 'governance.db'}")
+    try:
+        with store.transaction() as s:
+            s.add(
+                IdempotencyKey(
+                    principal=user,
+                    key=key,
+                    request_sha256=fingerprint("POST", "/api/v1/users", payload),
+                    state="in_progress",
+                    created_at=datetime.now(UTC) - timedelta(minutes=minutes_ago),
+                )
+            )
+    finally:
+        store.engine.dispose()
+
+
+def test_a_request_still_running_is_409_and_an_abandoned_one_runs_again(server) -> None:
+    call = server["call"]
+    body = {"name": "sven", "roles": ["auditor"]}
+    _claimed_earlier(server, "admin", "running", body, minutes_ago=1)
+    r = call("POST", "/users", "admin", body, key="running")
+    assert r.status_code == 409 and r.json()["title"] == "request in progress", r.text
+    assert "still being processed; retry later" in r.json()["detail"]
+    assert "sven" not in {u["name"] for u in call("GET", "/users", "rita").json()}
+    # Past the 10-minute lease the earlier attempt is taken to have died: the work runs.
+    _claimed_earlier(server, "admin", "abandoned", body, minutes_ago=11)
+    taken = call("POST", "/users", "admin", body, key="abandoned")
+    assert taken.status_code == 201 and "idempotent-replayed" not in taken.headers
+    again = call("POST", "/users", "admin", body, key="abandoned")
+    assert again.headers["idempotent-replayed"] == "true" and again.json() == taken.json()
+
+
+def test_concurrent_retries_do_the_work_once(server) -> None:
+    call = server["call"]
+    body = {"name": "tove", "roles": ["auditor"]}
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        answers = list(pool.map(lambda _: call("POST", "/users", "admin", body, "tove"), range(6)))
+    statuses = sorted(a.status_code for a in answers)
+    assert set(statuses) <= {201, 409} and 201 in statuses, [a.text for a in answers]
+    assert len({a.text for a in answers if a.status_code == 201}) == 1
+    assert len(_events(server, "user.add", "user:tove")) == 1
