@@ -42,6 +42,10 @@ class TooLarge(BadInput):
     """An uploaded file or a request body exceeds the configured limit."""
 
 
+class IdempotencyKeyReused(BadInput):
+    """An Idempotency-Key already used by the same caller for a different request."""
+
+
 class PolicyError(BadInput):
     """A policy file that cannot be used; the message names the file, key and reason."""
 
@@ -82,6 +86,10 @@ class IllegalTransition(Refused):
 
 class Conflict(Refused):
     """The request collides with current state (duplicate decision, concurrent change)."""
+
+
+class RequestInProgress(Conflict):
+    """A request with the same Idempotency-Key is still being processed."""
 
 
 class ExternalError(Refused):

@@ -62,6 +62,13 @@ AUDIT_LINK_SQL = (
     "OR (seq > 1 AND prev_seq IS NOT NULL AND prev_seq = seq - 1)"
 )
 NOT_MAKER_SQL = "approver <> requested_by AND approver <> registered_by AND approver <> owner"
+# Idempotency keys (migration 0009, which freezes the same SQL): a finished request keeps the
+# answer it gave.
+IDEMPOTENCY_STATES = ("in_progress", "done")
+IDEMPOTENCY_DONE_SQL = (
+    "state = 'in_progress' OR (status_code IS NOT NULL AND response_json IS NOT NULL "
+    "AND completed_at IS NOT NULL)"
+)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -465,3 +472,29 @@ class ApiToken(Base):
     revoked_by: Mapped[str | None] = mapped_column(String(64))
     audit_seq: Mapped[int] = mapped_column(Integer)
     user: Mapped[User] = relationship(lazy="selectin")
+
+
+class IdempotencyKey(Base):
+    """A state-changing server request sent with an `Idempotency-Key` header: claimed
+    (`in_progress`) before its work runs, `done` with the answer it gave once it succeeded.
+
+    Transport bookkeeping, not governance state: no audit event is written for a row, and
+    rows older than the retention are deleted (governance/idempotency.py).
+    """
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (
+        UniqueConstraint("principal", "key", name="uq_idempotency_principal_key"),
+        CheckConstraint(one_of("state", IDEMPOTENCY_STATES), name="ck_idempotency_state"),
+        CheckConstraint(IDEMPOTENCY_DONE_SQL, name="ck_idempotency_done"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    principal: Mapped[str] = mapped_column(String(64))  # the authenticated user's name
+    key: Mapped[str] = mapped_column(String(200))  # as the client sent it
+    request_sha256: Mapped[str] = mapped_column(String(64))  # method, path, query and body
+    state: Mapped[str] = mapped_column(String(16))  # in_progress / done
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    response_json: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(index=True)  # when the current attempt claimed
+    completed_at: Mapped[datetime | None]

@@ -19,7 +19,8 @@ API = "/api/v1"
 DEFAULT_TIMEOUT_S = 30.0
 # Building a service or checking drift on a large file takes minutes, not seconds.
 LONG_TIMEOUT_S = 1800.0
-_RETRIES = 2  # for reads only: a retried write could act twice
+# Reads, and writes sent with an Idempotency-Key (the server does a retried write once).
+_RETRIES = 2
 _CHUNK = 1024 * 1024
 
 
@@ -94,8 +95,21 @@ class ServerConnection:
     def get(self, path: str, **params: Any) -> Any:
         return self._call("GET", path, params=_params(params)).json()
 
-    def post(self, path: str, body: Any = None, *, long: bool = False, **params: Any) -> Any:
-        return self._write("POST", path, body, long=long, params=_params(params)).json()
+    def post(
+        self,
+        path: str,
+        body: Any = None,
+        *,
+        long: bool = False,
+        idempotent: bool = True,
+        **params: Any,
+    ) -> Any:
+        """`idempotent=False` for the one write whose answer must not be kept by the server
+        (a new token's secret): it is then never retried."""
+        response = self._write(
+            "POST", path, body, long=long, params=_params(params), idempotent=idempotent
+        )
+        return response.json()
 
     def put(self, path: str, body: Any) -> Any:
         return self._write("PUT", path, body).json()
@@ -114,18 +128,15 @@ class ServerConnection:
                 path,
                 params=_params(params | {"filename": file.name}),
                 content=_chunks(handle),
-                headers={"Content-Type": content_type, **_idempotency()},
+                headers={"Content-Type": content_type},
                 timeout=LONG_TIMEOUT_S,
             )
         return response.json()
 
     def download(self, method: str, path: str, out: Path) -> httpx.Headers:
         """Write the answer's body to `out` as it arrives; return its headers."""
-        headers = _idempotency() if method != "GET" else {}
         try:
-            with self._http.stream(
-                method, path, headers=headers, timeout=LONG_TIMEOUT_S
-            ) as response:
+            with self._http.stream(method, path, timeout=LONG_TIMEOUT_S) as response:
                 if response.status_code >= 400:
                     response.read()
                     raise _error_of(response)
@@ -144,13 +155,14 @@ class ServerConnection:
         *,
         long: bool = False,
         params: dict[str, Any] | None = None,
+        idempotent: bool = True,
     ) -> httpx.Response:
         return self._call(
             method,
             path,
             json=body,
             params=params,
-            headers=_idempotency(),
+            headers=_idempotency() if idempotent else {},
             timeout=LONG_TIMEOUT_S if long else None,
         )
 
@@ -162,7 +174,8 @@ class ServerConnection:
         timeout: float | None = None,
         **kwargs: Any,
     ) -> httpx.Response:
-        attempts = 1 + (_RETRIES if method == "GET" else 0)
+        keyed = "Idempotency-Key" in (kwargs.get("headers") or {})
+        attempts = 1 + (_RETRIES if method == "GET" or keyed else 0)
         for attempt in range(attempts):
             try:
                 response = self._http.request(
@@ -172,7 +185,7 @@ class ServerConnection:
                 if attempt + 1 < attempts:
                     continue
                 raise _unreachable(self.url, exc) from None
-            if response.status_code == 503 and attempt + 1 < attempts:
+            if response.status_code == 503 and method == "GET" and attempt + 1 < attempts:
                 continue
             if response.status_code >= 400:
                 raise _error_of(response)
@@ -194,7 +207,7 @@ def _params(params: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _idempotency() -> dict[str, str]:
-    # One key per call: a server that keeps them answers a retried write once.
+    # One key per call, the same for its retries: the server does the write once.
     return {"Idempotency-Key": secrets.token_urlsafe(24)}
 
 

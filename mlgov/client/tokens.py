@@ -12,7 +12,8 @@ def create_token(
     conn: ServerConnection, actor: Actor, user: str, *, name: str | None = None, days: int = 90
 ) -> CreatedToken:
     body = {"user": user, "name": name, "expires_days": days}
-    return revive(CreatedToken, conn.post("/tokens", body))
+    # Never retried: the server keeps no answer holding a secret (and refuses a key here).
+    return revive(CreatedToken, conn.post("/tokens", body, idempotent=False))
 
 
 def list_tokens(conn: ServerConnection, actor: Actor, *, user: str | None = None) -> TokenList:

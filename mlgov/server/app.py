@@ -33,6 +33,7 @@ from mlgov.server import evidence_routes, lifecycle_routes
 from mlgov.server.auth import FailureThrottle, TooManyFailures
 from mlgov.server.cursors import Page, page_after
 from mlgov.server.deps import Body, Plat, Who
+from mlgov.server.idempotency import Idem
 from mlgov.server.problems import PROBLEM_JSON, from_error, problem
 from mlgov.server.request_ids import RequestIds
 
@@ -149,35 +150,46 @@ def create_app(
         return users_api.list_users(p, who, include_removed=include_removed).to_json()
 
     @app.post(f"{PREFIX}/users", status_code=201)
-    def add_user(p: Plat, who: Who, body: NewUser) -> Any:
-        return users_api.add_user(p, who, body.name, body.roles).to_json()
+    def add_user(p: Plat, who: Who, body: NewUser, idem: Idem) -> Any:
+        return idem.run(
+            p, who, body, lambda: users_api.add_user(p, who, body.name, body.roles).to_json()
+        )
 
     @app.delete(f"{PREFIX}/users/{{name}}")
-    def remove_user(p: Plat, who: Who, name: str) -> Any:
-        return users_api.remove_user(p, who, name).to_json()
+    def remove_user(p: Plat, who: Who, name: str, idem: Idem) -> Any:
+        return idem.run(p, who, None, lambda: users_api.remove_user(p, who, name).to_json())
 
     @app.get(f"{PREFIX}/tokens")
     def list_tokens(p: Plat, who: Who, user: str | None = None) -> Any:
         return tokens_api.list_tokens(p, who, user=user).to_json()
 
     @app.post(f"{PREFIX}/tokens", status_code=201)
-    def create_token(p: Plat, who: Who, body: NewToken) -> Any:
+    def create_token(p: Plat, who: Who, body: NewToken, idem: Idem) -> Any:
+        idem.refuse(
+            "a replay would have to keep and send the token's secret again; retry "
+            "without it, and revoke any token whose secret you did not receive"
+        )
         created = tokens_api.create_token(p, who, body.user, name=body.name, days=body.expires_days)
         return created.to_json()
 
     @app.delete(f"{PREFIX}/tokens/{{token_id}}")
-    def revoke_token(p: Plat, who: Who, token_id: int) -> Any:
-        return tokens_api.revoke_token(p, who, token_id).to_json()
+    def revoke_token(p: Plat, who: Who, token_id: int, idem: Idem) -> Any:
+        return idem.run(p, who, None, lambda: tokens_api.revoke_token(p, who, token_id).to_json())
 
     @app.get(f"{PREFIX}/policy")
     def show_policy(p: Plat, who: Who, tier: str | None = None) -> Any:
         return policy_api.show_policy(p, who, tier=tier).to_json()
 
     @app.put(f"{PREFIX}/policy")
-    def set_policy(p: Plat, who: Who, body: PolicyDocument) -> Any:
+    def set_policy(p: Plat, who: Who, body: PolicyDocument, idem: Idem) -> Any:
         # Recorded as sent over HTTP, under the name the client gave its file.
         source = f"http:{body.source}"
-        return policy_api.set_policy_document(p, who, body.document, source=source).to_json()
+        return idem.run(
+            p,
+            who,
+            body,
+            lambda: policy_api.set_policy_document(p, who, body.document, source=source).to_json(),
+        )
 
     @app.get(f"{PREFIX}/policy/history")
     def policy_history(p: Plat, who: Who) -> Any:
@@ -208,8 +220,15 @@ def create_app(
         return models_api.check_gate(p, who, model, version, to=to).to_json()
 
     @app.post(f"{PREFIX}/models/{{model}}/versions/{{version}}/moves")
-    def move(p: Plat, who: Who, model: str, version: str, body: Move) -> Any:
-        return models_api.move(p, who, model, version, to=body.to, reason=body.reason).to_json()
+    def move(p: Plat, who: Who, model: str, version: str, body: Move, idem: Idem) -> Any:
+        return idem.run(
+            p,
+            who,
+            body,
+            lambda: models_api.move(
+                p, who, model, version, to=body.to, reason=body.reason
+            ).to_json(),
+        )
 
     # --- approvals ---------------------------------------------------------------------------
     # A version has at most one live request, so a request is addressed through its version.
@@ -218,20 +237,32 @@ def create_app(
 
     @app.post(f"{version_path}/approval-requests", status_code=201)
     def request_approval(
-        p: Plat, who: Who, model: str, version: str, body: NewApprovalRequest
+        p: Plat, who: Who, model: str, version: str, body: NewApprovalRequest, idem: Idem
     ) -> Any:
-        return approvals_api.request_approval(p, who, model, version, note=body.note).to_json()
+        return idem.run(
+            p,
+            who,
+            body,
+            lambda: approvals_api.request_approval(
+                p, who, model, version, note=body.note
+            ).to_json(),
+        )
 
     @app.get(f"{version_path}/approval-request")
     def show_request(p: Plat, who: Who, model: str, version: str) -> Any:
         return approvals_api.show_request(p, who, model, version).to_json()
 
     @app.post(f"{version_path}/approval-request/decisions")
-    def decide(p: Plat, who: Who, model: str, version: str, body: Decision) -> Any:
+    def decide(p: Plat, who: Who, model: str, version: str, body: Decision, idem: Idem) -> Any:
         approve = body.decision == "approve"
-        return approvals_api.decide(
-            p, who, model, version, approve=approve, comment=body.comment
-        ).to_json()
+        return idem.run(
+            p,
+            who,
+            body,
+            lambda: approvals_api.decide(
+                p, who, model, version, approve=approve, comment=body.comment
+            ).to_json(),
+        )
 
     @app.get(f"{version_path}/approval-binding")
     def verify_binding(p: Plat, who: Who, model: str, version: str) -> Any:
@@ -250,17 +281,28 @@ def create_app(
         return deployments_api.list_deployments(p, who, all_states=all_states).to_json()
 
     @app.post(f"{PREFIX}/deployments", status_code=201)
-    def deploy(p: Plat, who: Who, body: NewDeployment) -> Any:
-        deployed = deployments_api.deploy(p, who, body.model, body.version, target=body.target)
-        return deployed.to_json()
+    def deploy(p: Plat, who: Who, body: NewDeployment, idem: Idem) -> Any:
+        return idem.run(
+            p,
+            who,
+            body,
+            lambda: deployments_api.deploy(
+                p, who, body.model, body.version, target=body.target
+            ).to_json(),
+        )
 
     @app.post(f"{PREFIX}/targets/{{target}}/rollback")
-    def rollback(p: Plat, who: Who, target: str) -> Any:
-        return deployments_api.rollback(p, who, target).to_json()
+    def rollback(p: Plat, who: Who, target: str, idem: Idem) -> Any:
+        return idem.run(p, who, None, lambda: deployments_api.rollback(p, who, target).to_json())
 
     @app.post(f"{PREFIX}/targets/{{target}}/undeploy")
-    def undeploy(p: Plat, who: Who, target: str, body: Undeploy) -> Any:
-        return deployments_api.undeploy(p, who, target, reason=body.reason).to_json()
+    def undeploy(p: Plat, who: Who, target: str, body: Undeploy, idem: Idem) -> Any:
+        return idem.run(
+            p,
+            who,
+            body,
+            lambda: deployments_api.undeploy(p, who, target, reason=body.reason).to_json(),
+        )
 
     # --- inventory, monitoring, audit -------------------------------------------------------
 
@@ -273,8 +315,10 @@ def create_app(
         return monitoring_api.drift_history(p, who, model, version).to_json()
 
     @app.post(f"{PREFIX}/monitoring/runs")
-    def monitoring_run(p: Plat, who: Who, model: str | None = None) -> Any:
-        return monitoring_api.run_monitoring(p, who, model=model).to_json()
+    def monitoring_run(p: Plat, who: Who, idem: Idem, model: str | None = None) -> Any:
+        return idem.run(
+            p, who, None, lambda: monitoring_api.run_monitoring(p, who, model=model).to_json()
+        )
 
     @app.get(f"{PREFIX}/audit/events")
     def audit_events(
@@ -318,8 +362,8 @@ def create_app(
         )
 
     @app.post(f"{PREFIX}/audit/checkpoints", status_code=201)
-    def audit_checkpoint(p: Plat, who: Who) -> Any:
-        return audit_api.write_checkpoint(p, who).to_json()
+    def audit_checkpoint(p: Plat, who: Who, idem: Idem) -> Any:
+        return idem.run(p, who, None, lambda: audit_api.write_checkpoint(p, who).to_json())
 
     app.include_router(lifecycle_routes.router, prefix=PREFIX)
     app.include_router(evidence_routes.router, prefix=PREFIX)

@@ -19,6 +19,7 @@ from mlgov.api import models as models_api
 from mlgov.api import monitoring as monitoring_api
 from mlgov.api import reports as reports_api
 from mlgov.server.deps import Body, Plat, Who
+from mlgov.server.idempotency import Idem
 from mlgov.server.uploads import data_suffix, received
 
 router = APIRouter()
@@ -40,11 +41,13 @@ def show_card(p: Plat, who: Who, model: str, version: str) -> Any:
 
 
 @router.put(f"{VERSION}/card")
-def write_card(p: Plat, who: Who, model: str, version: str, body: CardRevision) -> Any:
-    revised = models_api.write_card(
-        p, who, model, version, fields=body.fields, replace=body.replace
-    )
-    return revised.to_json()
+def write_card(p: Plat, who: Who, model: str, version: str, body: CardRevision, idem: Idem) -> Any:
+    def work() -> Any:
+        return models_api.write_card(
+            p, who, model, version, fields=body.fields, replace=body.replace
+        ).to_json()
+
+    return idem.run(p, who, body, work)
 
 
 @router.put(
@@ -135,9 +138,14 @@ def drift_report(p: Plat, who: Who, model: str, version: str, result_id: int) ->
 
 @router.post(f"{VERSION}/review-acknowledgements")
 def acknowledge_review(
-    p: Plat, who: Who, model: str, version: str, body: ReviewAcknowledgement
+    p: Plat, who: Who, model: str, version: str, body: ReviewAcknowledgement, idem: Idem
 ) -> Any:
-    return monitoring_api.acknowledge_review(p, who, model, version, comment=body.comment).to_json()
+    def work() -> Any:
+        return monitoring_api.acknowledge_review(
+            p, who, model, version, comment=body.comment
+        ).to_json()
+
+    return idem.run(p, who, body, work)
 
 
 @router.post(f"{VERSION}/evidence-packs", response_class=FileResponse)

@@ -12,6 +12,7 @@ from mlgov.api import models as models_api
 from mlgov.api import reconcile as reconcile_api
 from mlgov.api import retirement as retirement_api
 from mlgov.server.deps import Body, Plat, Who
+from mlgov.server.idempotency import Idem
 
 router = APIRouter()
 VERSION = "/models/{model}/versions/{version}"
@@ -50,7 +51,11 @@ class Reconciliation(Body):
 
 
 @router.post("/models/{model}/versions", status_code=201)
-def register(p: Plat, who: Who, model: str, body: NewVersion) -> Any:
+def register(p: Plat, who: Who, model: str, body: NewVersion, idem: Idem) -> Any:
+    return idem.run(p, who, body, lambda: _register(p, who, model, body))
+
+
+def _register(p: Plat, who: Who, model: str, body: NewVersion) -> Any:
     registered = models_api.register(
         p,
         who,
@@ -67,16 +72,25 @@ def register(p: Plat, who: Who, model: str, body: NewVersion) -> Any:
 
 
 @router.post(f"{VERSION}/tier-confirmation")
-def confirm_tier(p: Plat, who: Who, model: str, version: str, body: TierConfirmation) -> Any:
-    return models_api.confirm_tier(p, who, model, version, reason=body.reason).to_json()
+def confirm_tier(
+    p: Plat, who: Who, model: str, version: str, body: TierConfirmation, idem: Idem
+) -> Any:
+    return idem.run(
+        p,
+        who,
+        body,
+        lambda: models_api.confirm_tier(p, who, model, version, reason=body.reason).to_json(),
+    )
 
 
 @router.post(f"{VERSION}/retirement")
-def retire(p: Plat, who: Who, model: str, version: str, body: Retirement) -> Any:
-    moved = retirement_api.retire_version(
-        p, who, model, version, reason=body.reason, force=body.force
-    )
-    return moved.to_json()
+def retire(p: Plat, who: Who, model: str, version: str, body: Retirement, idem: Idem) -> Any:
+    def work() -> Any:
+        return retirement_api.retire_version(
+            p, who, model, version, reason=body.reason, force=body.force
+        ).to_json()
+
+    return idem.run(p, who, body, work)
 
 
 @router.get("/stale-versions")
@@ -94,14 +108,20 @@ def find_stale(
 
 
 @router.post("/stale-versions/retirement")
-def retire_stale(p: Plat, who: Who, body: StaleSweep) -> Any:
-    done = retirement_api.retire_stale(
-        p, who, days=body.days, model=body.model, include_serving=body.include_serving
-    )
-    return done.to_json()
+def retire_stale(p: Plat, who: Who, body: StaleSweep, idem: Idem) -> Any:
+    def work() -> Any:
+        return retirement_api.retire_stale(
+            p, who, days=body.days, model=body.model, include_serving=body.include_serving
+        ).to_json()
+
+    return idem.run(p, who, body, work)
 
 
 @router.post("/reconciliation")
-def reconcile(p: Plat, who: Who, body: Reconciliation) -> Any:
-    result = reconcile_api.reconcile(p, who, fix=body.fix, check_artifacts=body.check_artifacts)
-    return result.to_json()
+def reconcile(p: Plat, who: Who, body: Reconciliation, idem: Idem) -> Any:
+    def work() -> Any:
+        return reconcile_api.reconcile(
+            p, who, fix=body.fix, check_artifacts=body.check_artifacts
+        ).to_json()
+
+    return idem.run(p, who, body, work)

@@ -131,6 +131,8 @@ def test_whoami_is_the_token_user_and_the_policy_is_put_in_force_remotely(remote
     assert r.json("dana", "whoami")["roles"] == ["data_scientist"]
     denied = r.run("dana", "policy", "set", str(remote["files"] / "policy.toml"), expect=1)
     assert "not permitted" in denied.stderr or "may not" in denied.stderr
+    made = r.json(ADMIN, "tokens", "create", "sam", "--name", "remote")
+    assert made["token"].startswith("mlgov_") and made["user"] == "sam"
     done = r.json(ADMIN, "policy", "set", str(remote["files"] / "policy.toml"))
     assert done["source"] == "http:policy.toml"
     assert r.json("aud", "policy", "show", "--tier", "high")["drift_share"] == 0.05

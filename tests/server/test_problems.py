@@ -20,6 +20,8 @@ from mlgov.server.problems import from_error
         (errors.Conflict("x"), 409),
         (errors.Unavailable("x"), 503),
         (errors.Refused("x"), 409),
+        (errors.IdempotencyKeyReused("x"), 422),
+        (errors.RequestInProgress("x"), 409),
     ],
 )
 def test_statuses(error, status):
