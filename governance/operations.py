@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -51,6 +52,11 @@ OP_TAG = "mlgov.op_id"
 # How long a move waits for another live process's operation on the same version to finish.
 WAIT_SECONDS = 30.0
 _HOST = socket.gethostname()
+# Operations a thread of this process is moving right now. A server worker runs many requests
+# at once in one process, so "begun by this pid" does not mean "a failed leftover of ours":
+# only an operation of this pid that no thread is moving is one.
+_IN_FLIGHT: set[str] = set()
+_IN_FLIGHT_LOCK = threading.Lock()
 
 
 @dataclass
@@ -68,7 +74,12 @@ class OperationRun:
         return {"op_id": self.id, "recovered_by": self.recovered_by} if self.resumed else {}
 
 
-def _process_alive(detail: dict[str, Any]) -> bool | None:
+def _moving_here(op_id: str) -> bool:
+    with _IN_FLIGHT_LOCK:
+        return op_id in _IN_FLIGHT
+
+
+def _process_alive(detail: dict[str, Any], op_id: str | None = None) -> bool | None:
     """Whether the process that began an operation still runs (None: cannot tell).
 
     A zombie (killed, not yet reaped by its parent; never reaped in a container without an
@@ -79,8 +90,8 @@ def _process_alive(detail: dict[str, Any]) -> bool | None:
     if detail.get("host") != _HOST or not isinstance(detail.get("pid"), int):
         return None
     pid = detail["pid"]
-    if pid == os.getpid():  # this process is settling it, so it is not moving it
-        return False
+    if pid == os.getpid():  # alive only while one of this process's threads moves it
+        return op_id is not None and _moving_here(op_id)
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -149,10 +160,49 @@ def begin(
 ) -> OperationRun:
     """Commit the intent row (or adopt pending `resume`), after `precheck` passes.
 
-    Waits while another live process holds a pending operation on the version, then checks
-    again: the other move may have made this one illegal.
+    Waits while another live process (or another thread of this one) holds a pending
+    operation on the version, then checks again: the other move may have made this one
+    illegal. The caller discards the id from the in-flight set when the move ends.
     """
+    options: dict[str, Any] = {
+        "kind": kind,
+        "actor": actor,
+        "to_stage": to_stage,
+        "detail": detail,
+        "precheck": precheck,
+        "targets": targets,
+        "resume": resume,
+        "recovered_by": recovered_by,
+    }
     deadline = time.monotonic() + gov.operation_wait_seconds
+    # The id is marked as moving here before its row can be seen by another thread.
+    op_id = resume or uuid.uuid4().hex
+    with _IN_FLIGHT_LOCK:
+        _IN_FLIGHT.add(op_id)
+    try:
+        return _begin(gov, model, version, op_id, deadline, **options)
+    except BaseException:
+        with _IN_FLIGHT_LOCK:
+            _IN_FLIGHT.discard(op_id)
+        raise
+
+
+def _begin(
+    gov: Governance,
+    model: str,
+    version: str,
+    op_id: str,
+    deadline: float,
+    *,
+    kind: str,
+    actor: str,
+    to_stage: str | None,
+    detail: dict[str, Any],
+    precheck: Callable[[Session, ModelVersion], None],
+    targets: Callable[[Session, ModelVersion], Iterable[str]],
+    resume: str | None,
+    recovered_by: str | None,
+) -> OperationRun:
     while True:
         busy: Operation | None = None
         if resume is None and _other_live_operation(gov, model, version):
@@ -175,7 +225,7 @@ def begin(
                     return OperationRun(busy.id, resumed=True, recovered_by=recovered_by)
                 if busy is None:
                     op = Operation(
-                        id=uuid.uuid4().hex,
+                        id=op_id,
                         kind=kind,
                         version_id=v.id,
                         subject=f"model:{v.label}",
@@ -196,7 +246,7 @@ def begin(
             # A move of this process failed and could not undo its writes then: try now.
             if settle_failure(gov, OperationRun(busy.id, side_effects_started=True)):
                 continue
-        if _process_alive(busy.detail) is False or time.monotonic() > deadline:
+        if _process_alive(busy.detail, busy.id) is False or time.monotonic() > deadline:
             raise _busy(busy, label)
         time.sleep(0.05)
 
@@ -211,6 +261,9 @@ def running(gov: Governance, model: str, version: str, **intent: Any) -> Iterato
     except BaseException:
         settle_failure(gov, run)
         raise
+    finally:
+        with _IN_FLIGHT_LOCK:
+            _IN_FLIGHT.discard(run.id)
 
 
 def _other_live_operation(gov: Governance, model: str, version: str) -> bool:
@@ -224,11 +277,13 @@ def _other_live_operation(gov: Governance, model: str, version: str) -> bool:
                 ModelVersion.model.has(name=model),
             )
         )
-        return op is not None and not _ours(op) and _process_alive(op.detail) is not False
+        return op is not None and not _ours(op) and _process_alive(op.detail, op.id) is not False
 
 
 def _ours(op: Operation) -> bool:
-    return op.detail.get("host") == _HOST and op.detail.get("pid") == os.getpid()
+    """A leftover of this process: begun here, and no thread of it is moving it now."""
+    here = op.detail.get("host") == _HOST and op.detail.get("pid") == os.getpid()
+    return here and not _moving_here(op.id)
 
 
 def complete(s: Session, run: OperationRun, *, audit_seq: int, now: datetime) -> None:
@@ -417,7 +472,7 @@ def settle_pending(
         base = {"id": op.id, "kind": op.kind, "subject": op.subject, "by": op.actor}
         if progress is not None:
             progress(f"settling operation {n}/{len(pending)}: {op.kind} of {op.subject}")
-        if _process_alive(op.detail):
+        if _process_alive(op.detail, op.id):
             results.append(base | {"outcome": "running", "reason": "its process still runs"})
             continue
         with gov.store.read() as s:

@@ -336,3 +336,46 @@ def test_a_move_the_database_refuses_is_a_clean_conflict_and_undone(mirrored):
         mirrored.promote("ds1", "m", "1", "train")
     assert _snapshot(mirrored) == before
     assert mirrored.registry.tags[("m", "1")]["mlgov.stage"] == "develop"
+
+
+def test_a_thread_of_this_process_moving_a_version_is_live_not_a_leftover(mirrored):
+    """A server worker runs many requests at once in one process: another thread's pending
+    operation must be waited for, never settled (undone) as if it were a failed move here;
+    reconcile reports it running."""
+    import threading
+
+    mirrored.register("ds1", "m", risk_tier="low", purpose="p", run_id="r")
+    mirrored.operation_wait_seconds = 0.5
+    inside, release = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+
+    def hold() -> None:
+        try:
+            with operations.running(
+                mirrored,
+                "m",
+                "1",
+                kind="promote",
+                actor="ds1",
+                to_stage="train",
+                detail={},
+                precheck=lambda s, v: None,
+            ):
+                inside.set()
+                release.wait(timeout=30)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert inside.wait(timeout=30)
+    try:
+        with pytest.raises(Conflict, match="still pending on m/1"):
+            mirrored.promote("ds1", "m", "1", "train")
+        assert _ops(mirrored) == [("promote", "pending", "train")]  # not undone
+        settled = operations.settle_pending(mirrored, "admin")
+        assert [r["outcome"] for r in settled] == ["running"]
+    finally:
+        release.set()
+        holder.join(timeout=30)
+    assert errors == []
