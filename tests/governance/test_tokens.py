@@ -39,7 +39,7 @@ def test_a_token_proves_its_user_and_only_its_hash_is_kept(gov):
 def test_every_failure_reads_the_same(gov, presented):
     with pytest.raises(NotAuthenticated) as caught:
         tokens.authenticate(gov, presented)
-    assert str(caught.value) == tokens._REFUSED
+    assert str(caught.value) == tokens.REFUSED
 
 
 def test_a_wrong_secret_with_a_real_prefix_is_refused(gov):
