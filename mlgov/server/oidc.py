@@ -337,5 +337,18 @@ def verifier(settings: OidcSettings) -> Verifier:
     """The verifier for the configured provider. A JWKS file is read now (BadInput if it is
     unusable, before the server binds its port); a URL is fetched on first use."""
     if settings.jwks_is_url:
+        if _plain_http_elsewhere(settings.jwks):
+            log.warning(
+                "MLGOV_OIDC_JWKS %s is plain http: anyone on the path can substitute the "
+                "identity provider's keys; use https",
+                settings.jwks,
+            )
         return Verifier(settings, UrlKeys(settings.jwks))
     return Verifier(settings, FileKeys(Path(settings.jwks).expanduser()))
+
+
+def _plain_http_elsewhere(url: str) -> bool:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return parts.scheme == "http" and parts.hostname not in ("127.0.0.1", "localhost", "::1")

@@ -333,6 +333,30 @@ def test_oidc_settings_are_all_or_nothing():
             load_oidc_settings(full | {"MLGOV_OIDC_LEEWAY_S": leeway})
 
 
+def test_a_jwt_when_oidc_is_off_is_refused_like_any_bad_token(rs, caplog):
+    from mlgov.server import auth
+
+    throttle = auth.FailureThrottle(limit=1)
+    token = rs.token()
+    with pytest.raises(errors.NotAuthenticated) as refused:
+        # No verifier: nothing is verified, and the store is never opened for it.
+        auth.authenticate(None, throttle, f"Bearer {token}", "10.0.0.1")  # type: ignore[arg-type]
+    assert "not authenticated: the token is unknown, expired or revoked" == str(refused.value)
+    assert "OIDC is not configured" in caplog.text and token not in caplog.text
+    with pytest.raises(auth.TooManyFailures):
+        throttle.check("10.0.0.1")
+
+
+def test_a_plain_http_jwks_url_off_this_host_is_warned_about(caplog):
+    on = OidcSettings(ISSUER, AUDIENCE, "http://idp.bank.test/jwks")
+    assert isinstance(oidc.verifier(on).keys, oidc.UrlKeys)  # nothing fetched yet
+    assert "plain http" in caplog.text
+    caplog.clear()
+    oidc.verifier(OidcSettings(ISSUER, AUDIENCE, "http://127.0.0.1:9/jwks"))
+    oidc.verifier(OidcSettings(ISSUER, AUDIENCE, "https://idp.bank.test/jwks"))
+    assert "plain http" not in caplog.text
+
+
 # --- through a real server ---------------------------------------------------------------
 
 
