@@ -68,16 +68,26 @@ def authenticate(
 ) -> Actor:
     throttle.check(address)
     try:
-        presented = bearer(header)
-        if oidc.looks_like_jwt(presented):
-            return _oidc_actor(platform, verifier, presented, address)
-        try:
-            return api.authenticate(platform, presented)
-        except errors.NotAuthenticated:
-            log.warning("authentication failed from %s: personal token refused", address)
-            raise
+        return _actor(platform, verifier, header, address)
     except errors.NotAuthenticated:
         throttle.failed(address)
+        raise
+
+
+def _actor(
+    platform: Platform, verifier: oidc.Verifier | None, header: str | None, address: str
+) -> Actor:
+    try:
+        presented = bearer(header)
+    except errors.NotAuthenticated:
+        log.warning("authentication failed from %s: no bearer token", address)
+        raise
+    if oidc.looks_like_jwt(presented):
+        return _oidc_actor(platform, verifier, presented, address)
+    try:
+        return api.authenticate(platform, presented)
+    except errors.NotAuthenticated:
+        log.warning("authentication failed from %s: personal token refused", address)
         raise
 
 

@@ -392,11 +392,11 @@ def _new_home(tmp_path_factory) -> Path:
     return home
 
 
-def _start(home: Path, jwks_source: str) -> tuple[subprocess.Popen[str], str]:
+def _start(home: Path, jwks_source: str, *options: str) -> tuple[subprocess.Popen[str], str]:
     port = _free_port()
     env = {**os.environ, "MLGOV_HOME": str(home), **_oidc_env(jwks_source)}
     proc = subprocess.Popen(
-        [*MLGOV, "server", "--port", str(port)],
+        [*MLGOV, "server", "--port", str(port), *options],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -622,3 +622,38 @@ def test_jwks_by_url_accepts_a_rotated_key_after_one_refetch(tmp_path_factory, r
         output = _stop(proc)
         provider.close()
     assert "unknown key id 'made-up-1'" in output
+
+
+@slow
+def test_several_workers_verify_jwts_too(tmp_path_factory, rs, es):
+    home = _new_home(tmp_path_factory)
+    jwks_file = home.parent / "jwks.json"
+    jwks_file.write_text(json.dumps(jwks(rs, es)))
+    proc, base = _start(home, str(jwks_file), "--workers", "2")
+    try:
+        state = {"base": base, "presented": []}
+        for _ in range(4):  # whichever worker answers
+            me = _call(state, "GET", "/whoami", es.token("sam"))
+            assert me.status_code == 200 and me.json()["identified_by"] == "oidc", me.text
+            assert _call(state, "GET", "/whoami", rs.token(aud="other")).status_code == 401
+    finally:
+        _stop(proc)
+
+
+@slow
+def test_an_unreachable_jwks_url_is_503_and_personal_tokens_still_work(tmp_path_factory, rs):
+    home = _new_home(tmp_path_factory)
+    secret = json.loads(_cli(home, "admin", "tokens", "create", "rita", "--format", "json"))
+    proc, base = _start(home, f"http://127.0.0.1:{_free_port()}/jwks.json")
+    try:
+        state = {"base": base, "presented": []}
+        address = "127.0.7.1"
+        for _ in range(12):  # not the caller's fault: not counted towards the throttle
+            down = _call(state, "GET", "/whoami", rs.token(), address=address)
+            assert down.status_code == 503, down.text
+            assert down.headers["content-type"] == "application/problem+json"
+        mine = _call(state, "GET", "/whoami", secret["token"], address=address)
+        assert mine.status_code == 200 and mine.json()["identified_by"] == "token"
+    finally:
+        output = _stop(proc)
+    assert "could not be fetched: ConnectError" in output
