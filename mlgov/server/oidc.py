@@ -117,10 +117,10 @@ def _signing_key(entry: Any) -> Key | None:
 
 
 class FileKeys:
-    """Keys from a JWKS file: read at start (a missing or unusable file stops the server
-    there, with the reason) and again whenever the file's mtime or size changes, so keys are
-    rotated by replacing the file. A file that cannot be read later (half-written, say)
-    keeps the keys read before, with a warning in the log."""
+    """Keys from a JWKS file: read at start (a missing or unusable file, or one that group or
+    others may write, stops the server there, with the reason) and again whenever the file
+    changes, so keys are rotated by replacing the file. A file that cannot be used later
+    (half-written, say) keeps the keys read before, with a warning in the log."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -134,15 +134,25 @@ class FileKeys:
                 f"MLGOV_OIDC_JWKS {path}: no usable RS256 or ES256 signing key with a kid"
             )
 
-    def _stat(self) -> tuple[int, int]:
+    def _stat(self) -> tuple[int, ...]:
+        """What changes when the file is rewritten, or its permissions are."""
         st = self.path.stat()
-        return st.st_mtime_ns, st.st_size
+        return st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_mode
 
-    def _read(self) -> tuple[tuple[int, int], dict[str, Key]]:
+    def _read(self) -> tuple[tuple[int, ...], dict[str, Key]]:
         stamp = self._stat()
-        if stamp[1] > MAX_JWKS_BYTES:
+        if stamp[3] & 0o022:
+            # Whoever may write the file may add a key and sign in as any mlgov user.
+            raise ValueError("writable by group or others (chmod go-w)")
+        if stamp[2] > MAX_JWKS_BYTES:
             raise ValueError("larger than 1 MB")
         return stamp, parse_jwks(json.loads(self.path.read_text(encoding="utf-8")))
+
+    def _stat_or(self, known: tuple[int, ...]) -> tuple[int, ...]:
+        try:
+            return self._stat()
+        except OSError:
+            return known
 
     def key(self, kid: str) -> Key | None:
         with self._lock:
@@ -155,6 +165,7 @@ class FileKeys:
                 try:
                     self._stamp, self._keys = self._read()
                 except (OSError, ValueError) as exc:
+                    self._stamp = self._stat_or(self._stamp)  # warn once per change
                     log.warning(
                         "JWKS file %s unusable (%s): keeping the keys read before",
                         self.path,

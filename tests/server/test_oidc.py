@@ -248,6 +248,7 @@ def test_the_jwks_yields_only_keys_that_can_verify_what_we_accept(rs, es):
 def test_a_jwks_file_is_read_at_start_and_again_when_it_changes(tmp_path, rs, es):
     path = tmp_path / "jwks.json"
     path.write_text(json.dumps(jwks(rs)))
+    path.chmod(0o644)  # whatever the umask: group and others may not write it
     keys = oidc.FileKeys(path)
     assert keys.key("rsa-1") is not None and keys.key("ec-1") is None
     path.write_text(json.dumps(jwks(rs, es)))
@@ -256,15 +257,28 @@ def test_a_jwks_file_is_read_at_start_and_again_when_it_changes(tmp_path, rs, es
     path.write_text("{half written")  # a broken rewrite keeps the keys read before
     os.utime(path, ns=(time.time_ns(), time.time_ns() + 2 * 10**9))
     assert keys.key("ec-1") is not None
+    path.write_text(json.dumps(jwks(es)))
+    path.chmod(0o666)  # anyone could have written it: not trusted, the old keys stay
+    assert keys.key("rsa-1") is not None
+    path.chmod(0o644)  # fixed: read again
+    assert keys.key("rsa-1") is None and keys.key("ec-1") is not None
 
 
 @pytest.mark.parametrize(
     ("content", "reason"),
-    [(None, "No such file"), ("not json", "not JSON"), ('{"keys": []}', "no usable")],
+    [
+        (None, "No such file"),
+        ("not json", "not JSON"),
+        ('{"keys": []}', "no usable"),
+        ("writable", "writable by group or others"),
+    ],
 )
 def test_an_unusable_jwks_file_stops_the_server_at_start(tmp_path, content, reason):
     path = tmp_path / "jwks.json"
-    if content is not None:
+    if content == "writable":
+        path.write_text(json.dumps(jwks(Signer("ES256", "ec-w"))))
+        path.chmod(0o664)
+    elif content is not None:
         path.write_text(content)
     with pytest.raises(errors.BadInput, match=reason) as refused:
         oidc.FileKeys(path)
@@ -426,6 +440,7 @@ def server(tmp_path_factory, rs, es):
     home = _new_home(tmp_path_factory)
     jwks_file = home.parent / "jwks.json"
     jwks_file.write_text(json.dumps(jwks(rs, es)))
+    jwks_file.chmod(0o644)  # whatever the umask: group and others may not write it
     proc, base = _start(home, str(jwks_file))
     presented: list[str] = []
     yield {"base": base, "home": home, "presented": presented}
@@ -637,6 +652,7 @@ def test_several_workers_verify_jwts_too(tmp_path_factory, rs, es):
     home = _new_home(tmp_path_factory)
     jwks_file = home.parent / "jwks.json"
     jwks_file.write_text(json.dumps(jwks(rs, es)))
+    jwks_file.chmod(0o644)  # whatever the umask: group and others may not write it
     proc, base = _start(home, str(jwks_file), "--workers", "2")
     try:
         state = {"base": base, "presented": []}
