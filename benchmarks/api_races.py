@@ -35,7 +35,7 @@ def main() -> int:
         env=env,
     )
     minutes = (time.monotonic() - started) / 60
-    print(f"\n| rounds | clients | result | wall time (min) |\n|---|---|---|---|")
+    print("\n| rounds | clients | result | wall time (min) |\n|---|---|---|---|")
     print(f"| {args.rounds} | 16 | {'pass' if done.returncode == 0 else 'FAIL'} | {minutes:.1f} |")
     return done.returncode
 

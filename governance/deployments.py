@@ -10,12 +10,13 @@ file, which the running server reads (the hot path never touches the database).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import nullcontext
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from mlgov.governance import operations
+from mlgov.governance import operations, target_claims
 from mlgov.governance.approvals import binding_problems
 from mlgov.governance.clock import isoformat
 from mlgov.governance.errors import NotFound, Refused
@@ -203,6 +204,33 @@ def deploy(
             f"{v.label} has no input signature: mlgov serves only models logged "
             "with a signature (inputs are validated against it)"
         )
+    with target_claims.claimed(gov, target, actor=actor, purpose=f"deploy of {model}/{version}"):
+        return _build_and_switch(
+            gov,
+            actor,
+            model,
+            version,
+            target,
+            features,
+            model_uri,
+            digest,
+            request_summary,
+            progress,
+        )
+
+
+def _build_and_switch(
+    gov: Governance,
+    actor: str,
+    model: str,
+    version: str,
+    target: str,
+    features: list[Any],
+    model_uri: str,
+    digest: str,
+    request_summary: dict[str, Any],
+    progress: Callable[[str], None] | None,
+) -> dict[str, Any]:
     if progress is not None:
         progress(
             f"{model}/{version}: deploy gate passed; building the service for target "
@@ -276,19 +304,28 @@ def _target_operation(
         gov.authorize(s, actor, Action.OPERATE)
         v = _version_of(s, _active(s, target))
         model, version = v.model.name, v.version
-    with operations.running(
-        gov,
-        model,
-        version,
-        kind=kind,
-        actor=actor,
-        to_stage=None,
-        detail=detail | {"target": target},
-        precheck=lambda s, v: gov.authorize(s, actor, Action.OPERATE),
-        targets=lambda s, v: [target],
-        resume=resume,
-        recovered_by=recovered_by,
-    ) as run:
+    # Reconcile's replay of a crashed move settles what that move held: it claims nothing.
+    claim = (
+        nullcontext()
+        if resume is not None
+        else target_claims.claimed(gov, target, actor=actor, purpose=f"{kind} of {target}")
+    )
+    with (
+        claim,
+        operations.running(
+            gov,
+            model,
+            version,
+            kind=kind,
+            actor=actor,
+            to_stage=None,
+            detail=detail | {"target": target},
+            precheck=lambda s, v: gov.authorize(s, actor, Action.OPERATE),
+            targets=lambda s, v: [target],
+            resume=resume,
+            recovered_by=recovered_by,
+        ) as run,
+    ):
         with gov.store.transaction() as s:
             result = body(s, run)
             fault_point("before-commit")

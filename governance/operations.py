@@ -108,6 +108,18 @@ def _process_alive(detail: dict[str, Any], op_id: str | None = None) -> bool | N
     return not (isinstance(recorded, int) and recorded != started)
 
 
+def pid_alive(pid: int) -> bool:
+    """Whether process `pid` of this host runs (a zombie does not)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    stat = _proc_stat(pid)
+    return stat is None or stat[0] not in _DEAD_STATES
+
+
 # Z: zombie (exited, not reaped); X: dead (being torn down).
 _DEAD_STATES = frozenset({"Z", "X"})
 

@@ -498,3 +498,21 @@ class IdempotencyKey(Base):
     response_json: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(index=True)  # when the current attempt claimed
     completed_at: Mapped[datetime | None]
+
+
+class TargetClaim(Base):
+    """A serving target being changed (deploy with its build, rollback, undeploy): at most one
+    change per target at a time, across processes and hosts. A lease: a claim past
+    `expires_at` belongs to a move that died and is taken over.
+
+    Coordination, not governance state: the change itself is audited; the claim is not."""
+
+    __tablename__ = "target_claims"
+
+    target: Mapped[str] = mapped_column(String(64), primary_key=True)
+    claim_id: Mapped[str] = mapped_column(String(32))
+    actor: Mapped[str] = mapped_column(String(64))
+    purpose: Mapped[str] = mapped_column(String(200))  # e.g. "deploy of credit/3"
+    holder: Mapped[str] = mapped_column(String(200))  # host and pid, for the operator
+    claimed_at: Mapped[datetime]
+    expires_at: Mapped[datetime]

@@ -216,7 +216,8 @@ def _vouched_for(s: Session, row: ApiToken) -> bool:
     return revoked is None
 
 
-_REFUSED = "not authenticated: the token is unknown, expired or revoked"
+# The one answer to every failed authentication, a personal token's or an OIDC token's.
+REFUSED = "not authenticated: the token is unknown, expired or revoked"
 
 
 def authenticate(gov: Governance, presented: str) -> Principal:
@@ -224,7 +225,7 @@ def authenticate(gov: Governance, presented: str) -> Principal:
     every failure, so a caller learns nothing about which check failed."""
     match = _TOKEN.fullmatch(presented or "")
     if match is None:
-        raise NotAuthenticated(_REFUSED)
+        raise NotAuthenticated(REFUSED)
     prefix, secret = match.groups()
     with gov.store.read() as s:
         row = s.scalar(select(ApiToken).where(ApiToken.prefix == prefix))
@@ -239,7 +240,7 @@ def authenticate(gov: Governance, presented: str) -> Principal:
             or not row.user.active
             or not _vouched_for(s, row)
         ):
-            raise NotAuthenticated(_REFUSED)
+            raise NotAuthenticated(REFUSED)
         principal = Principal(row.user.name, row.id)
         stale = row.last_used_at is None or now - row.last_used_at >= LAST_USED_RESOLUTION
     if stale:
@@ -248,3 +249,19 @@ def authenticate(gov: Governance, presented: str) -> Principal:
             if fresh is not None:
                 fresh.last_used_at = now
     return principal
+
+
+def vouch_for_user(gov: Governance, name: str) -> str:
+    """The identity provider proved the caller is `name`; whether that is anyone here is
+    still mlgov's decision: a registered user who was not removed. Anything else is
+    NotAuthenticated with the one message, so a valid IdP token does not tell its holder
+    which names mlgov knows. Roles are read later from mlgov's table, never from the token."""
+    try:
+        validate_user_name(name)
+    except BadInput:
+        raise NotAuthenticated(REFUSED) from None
+    with gov.store.read() as s:
+        user = s.scalar(select(User).where(User.name == name))
+        if user is None or not user.active:
+            raise NotAuthenticated(REFUSED)
+        return user.name

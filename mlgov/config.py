@@ -9,6 +9,7 @@ from __future__ import annotations
 import getpass
 import os
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +28,11 @@ TELEMETRY_OFF = {
 QUIET = {"MLFLOW_LOGGING_LEVEL": "WARNING"}
 # A reference or current data set of a credit portfolio runs to hundreds of MB.
 DEFAULT_MAX_UPLOAD_MB = 1024
+# Clock skew allowed between mlgov and the identity provider when checking exp, nbf and iat.
+DEFAULT_OIDC_LEEWAY_S = 60
+MAX_OIDC_LEEWAY_S = 300
+# The three variables without which OIDC cannot be verified; in the order they are reported.
+OIDC_REQUIRED = ("MLGOV_OIDC_ISSUER", "MLGOV_OIDC_AUDIENCE", "MLGOV_OIDC_JWKS")
 
 
 @dataclass(frozen=True)
@@ -124,6 +130,59 @@ class Settings:
                 self.targets_dir,
             ):
                 d.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+
+@dataclass(frozen=True)
+class OidcSettings:
+    """How the server checks JWT bearer tokens from the bank's identity provider."""
+
+    issuer: str  # compared exactly with the token's `iss`
+    audience: str  # must be the token's `aud`, or one of them
+    jwks: str  # an http(s) URL or a file path holding the provider's public keys
+    user_claim: str = "preferred_username"  # the claim naming the mlgov user
+    leeway_s: int = DEFAULT_OIDC_LEEWAY_S
+
+    @property
+    def jwks_is_url(self) -> bool:
+        return self.jwks.startswith(("https://", "http://"))
+
+
+def load_oidc_settings(env: Mapping[str, str] | None = None) -> OidcSettings | None:
+    """OIDC settings from the environment, or None when OIDC is off (none of the three
+    required variables set). Half a configuration is refused rather than ignored: whoever
+    set some of them believes the server accepts the provider's tokens."""
+    env = os.environ if env is None else env
+    given = {k: (env.get(k) or "").strip() for k in OIDC_REQUIRED}
+    if not any(given.values()):
+        return None
+    missing = [k for k, v in given.items() if not v]
+    if missing:
+        raise BadInput(
+            f"{missing[0]} is not set: OIDC needs all of {', '.join(OIDC_REQUIRED)} "
+            "(unset them all to turn OIDC off)"
+        )
+    claim = (env.get("MLGOV_OIDC_USER_CLAIM") or "").strip() or "preferred_username"
+    return OidcSettings(
+        issuer=given["MLGOV_OIDC_ISSUER"],
+        audience=given["MLGOV_OIDC_AUDIENCE"],
+        jwks=given["MLGOV_OIDC_JWKS"],
+        user_claim=claim,
+        leeway_s=_leeway(env.get("MLGOV_OIDC_LEEWAY_S")),
+    )
+
+
+def _leeway(value: str | None) -> int:
+    if value is None or not value.strip():
+        return DEFAULT_OIDC_LEEWAY_S
+    try:
+        seconds = int(value)
+    except ValueError:
+        seconds = -1
+    if not 0 <= seconds <= MAX_OIDC_LEEWAY_S:
+        raise BadInput(
+            f"MLGOV_OIDC_LEEWAY_S must be a whole number of seconds in 0..{MAX_OIDC_LEEWAY_S}"
+        )
+    return seconds
 
 
 def _sqlite_url(path: Path) -> str:

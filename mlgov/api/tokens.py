@@ -67,3 +67,21 @@ def authenticate(platform: Platform, presented: str) -> Actor:
 
     principal = tokens.authenticate(platform.governance(), presented)
     return Actor(principal.user, Identification.TOKEN, credential=f"token:{principal.token_id}")
+
+
+def refused_message() -> str:
+    """What every failed authentication answers, whichever credential and check failed."""
+    from mlgov.governance import tokens
+
+    return tokens.REFUSED
+
+
+def authenticate_oidc(platform: Platform, user: str, subject: str, jti: str | None) -> Actor:
+    """The actor an identity provider's verified token names. The server checked signature,
+    issuer, audience and times; here mlgov decides whether `user` is one of its users (and
+    not removed). Roles come from mlgov's table when the actor acts, never from the token.
+    The credential, `oidc:<sub>:<jti or ->`, is what audit events record as `via`."""
+    from mlgov.governance import tokens
+
+    name = tokens.vouch_for_user(platform.governance(), user)
+    return Actor(name, Identification.OIDC, credential=f"oidc:{subject}:{jti or '-'}")

@@ -14,7 +14,9 @@ from mlgov.cli.context import local_platform
 def server(host: str, port: int, workers: int) -> None:
     """Run the governance server: the REST API under /api/v1 (OpenAPI at
     /api/v1/openapi.json). Every request proves who it is with `Authorization: Bearer
-    <token>` (`mlgov tokens create`); --user plays no part in it."""
+    <token>`: a personal token (`mlgov tokens create`) or, with MLGOV_OIDC_ISSUER,
+    MLGOV_OIDC_AUDIENCE and MLGOV_OIDC_JWKS set, a JWT from the bank's identity provider;
+    --user plays no part in it."""
     from mlgov.server import run as surface
 
     surface.serve(local_platform().settings, host=host, port=port, workers=workers)

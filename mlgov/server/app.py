@@ -29,7 +29,7 @@ from mlgov.api import reports as reports_api
 from mlgov.api import tokens as tokens_api
 from mlgov.api import users as users_api
 from mlgov.config import Settings
-from mlgov.server import evidence_routes, lifecycle_routes
+from mlgov.server import evidence_routes, lifecycle_routes, oidc
 from mlgov.server.auth import FailureThrottle, TooManyFailures
 from mlgov.server.cursors import Page, page_after
 from mlgov.server.deps import Body, Plat, Who
@@ -86,10 +86,14 @@ def _problem_response(status: int, body: dict[str, Any], **headers: str) -> JSON
 
 
 def create_app(
-    settings: Callable[[], Settings], *, throttle: FailureThrottle | None = None
+    settings: Callable[[], Settings],
+    *,
+    throttle: FailureThrottle | None = None,
+    verifier: oidc.Verifier | None = None,
 ) -> FastAPI:
     """`settings` is called once per request: each request opens its own platform, so the
-    policy in force and every row are read fresh, and nothing is shared between threads."""
+    policy in force and every row are read fresh, and nothing is shared between threads.
+    `verifier` (OIDC on) checks JWTs from the identity provider; its key cache is shared."""
     app = FastAPI(
         title="mlgov governance server",
         version=_version(),
@@ -100,6 +104,7 @@ def create_app(
     app.state.settings = settings
     app.state.throttle = throttle or FailureThrottle()
     app.add_middleware(RequestIds)
+    app.state.oidc = verifier
 
     @app.exception_handler(errors.MlgovError)
     def _domain_error(_request: Request, exc: errors.MlgovError) -> JSONResponse:
@@ -378,7 +383,9 @@ def _version() -> str:
 
 def create_app_from_environment() -> FastAPI:
     """For `uvicorn --factory` with several workers: settings from MLGOV_HOME and friends."""
-    from mlgov.config import load_settings
+    from mlgov.config import load_oidc_settings, load_settings
 
     home = os.environ.get("MLGOV_HOME")
-    return create_app(lambda: load_settings(home=home))
+    configured = load_oidc_settings()
+    verifier = oidc.verifier(configured) if configured else None
+    return create_app(lambda: load_settings(home=home), verifier=verifier)

@@ -1,13 +1,22 @@
-"""Who calls: a bearer token, checked on every request; failures throttled per address."""
+"""Who calls: a bearer token, checked on every request; failures throttled per address.
+
+The bearer is either one of mlgov's personal tokens or, when OIDC is configured, a JWT from
+the bank's identity provider; its shape tells which. Every failure answers the same 401,
+counts against the caller's address, and is logged with the reason but never the token.
+"""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import defaultdict, deque
 
 from mlgov.api import Actor, Platform, errors
 from mlgov.api import tokens as api
+from mlgov.server import oidc
+
+log = logging.getLogger("mlgov.server.auth")
 
 
 class TooManyFailures(Exception):
@@ -51,11 +60,59 @@ def bearer(header: str | None) -> str:
 
 
 def authenticate(
-    platform: Platform, throttle: FailureThrottle, header: str | None, address: str
+    platform: Platform,
+    throttle: FailureThrottle,
+    header: str | None,
+    address: str,
+    verifier: oidc.Verifier | None = None,
 ) -> Actor:
     throttle.check(address)
     try:
-        return api.authenticate(platform, bearer(header))
+        return _actor(platform, verifier, header, address)
     except errors.NotAuthenticated:
         throttle.failed(address)
         raise
+
+
+def _actor(
+    platform: Platform, verifier: oidc.Verifier | None, header: str | None, address: str
+) -> Actor:
+    try:
+        presented = bearer(header)
+    except errors.NotAuthenticated:
+        log.warning("authentication failed from %s: no bearer token", address)
+        raise
+    if oidc.looks_like_jwt(presented):
+        return _oidc_actor(platform, verifier, presented, address)
+    try:
+        return api.authenticate(platform, presented)
+    except errors.NotAuthenticated:
+        log.warning("authentication failed from %s: personal token refused", address)
+        raise
+
+
+def _oidc_actor(
+    platform: Platform, verifier: oidc.Verifier | None, presented: str, address: str
+) -> Actor:
+    """The actor a provider's JWT proves. Every failure raises the one NotAuthenticated a
+    bad personal token raises too, so the client cannot tell an expired token from a wrong
+    audience or a forged signature; the log says which."""
+    refused = errors.NotAuthenticated(api.refused_message())
+    if verifier is None:
+        log.warning("authentication failed from %s: a JWT, but OIDC is not configured", address)
+        raise refused
+    try:
+        verified = verifier.verify(presented)
+    except oidc.Refused as exc:
+        log.warning("authentication failed from %s: OIDC token refused: %s", address, exc)
+        raise refused from None
+    try:
+        return api.authenticate_oidc(platform, verified.user, verified.subject, verified.jti)
+    except errors.NotAuthenticated:
+        log.warning(
+            "authentication failed from %s: OIDC subject %s names %s, not an active mlgov user",
+            address,
+            oidc.shown(verified.subject),
+            oidc.shown(verified.user),
+        )
+        raise refused from None

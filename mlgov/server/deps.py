@@ -34,7 +34,8 @@ Plat = Annotated[Platform, Depends(_platform)]
 def _caller(request: Request, p: Plat) -> Actor:
     address = request.client.host if request.client else "unknown"
     header = request.headers.get("authorization")
-    actor = authenticate(p, request.app.state.throttle, header, address)
+    state = request.app.state
+    actor = authenticate(p, state.throttle, header, address, state.oidc)
     p.identify(actor, address=address, request_id=getattr(request.state, "request_id", None))
     return actor
 

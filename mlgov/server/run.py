@@ -9,22 +9,27 @@ from mlgov.config import Settings
 
 
 def serve(settings: Settings, *, host: str, port: int, workers: int) -> None:
-    """Serve until stopped. The store is opened once first, so a missing or outdated store
-    is reported before the port is bound, with the CLI's message and exit code."""
+    """Serve until stopped. The OIDC settings are checked and the store is opened once
+    first, so a bad configuration or a missing or outdated store is reported before the port
+    is bound, with the CLI's message and exit code."""
     import uvicorn
 
-    from mlgov.config import load_settings
+    from mlgov.config import load_oidc_settings, load_settings
+    from mlgov.server import oidc
     from mlgov.server.app import create_app
 
     if not 1 <= workers <= 64:
         from mlgov.api.errors import BadInput
 
         raise BadInput("--workers must be from 1 to 64")
+    # Half an OIDC configuration or an unusable JWKS file stops the server here (exit 2).
+    configured = load_oidc_settings()
+    verifier = oidc.verifier(configured) if configured else None
     check = Platform(settings)
     check.governance().store.engine.dispose()
     home = str(settings.home)
     if workers == 1:
-        app = create_app(lambda: load_settings(home=home))
+        app = create_app(lambda: load_settings(home=home), verifier=verifier)
         uvicorn.run(app, host=host, port=port, log_level="info", server_header=False)
         return
     # Several worker processes import the app themselves; they find the home in the environment.

@@ -39,7 +39,7 @@ def test_a_token_proves_its_user_and_only_its_hash_is_kept(gov):
 def test_every_failure_reads_the_same(gov, presented):
     with pytest.raises(NotAuthenticated) as caught:
         tokens.authenticate(gov, presented)
-    assert str(caught.value) == tokens._REFUSED
+    assert str(caught.value) == tokens.REFUSED
 
 
 def test_a_wrong_secret_with_a_real_prefix_is_refused(gov):
@@ -125,3 +125,12 @@ def test_an_insider_s_edit_of_a_token_row_authenticates_nobody(gov, clock, edit)
         conn.execute(update(ApiToken).where(ApiToken.id == token_id).values(**values))
     with pytest.raises(NotAuthenticated):
         tokens.authenticate(gov, token)
+
+
+def test_an_identity_provider_vouches_only_for_active_users(gov):
+    assert tokens.vouch_for_user(gov, "ro1") == "ro1"
+    gov.remove_user("admin", "ro1")
+    for name in ("ro1", "nobody", "bad name!", ""):
+        with pytest.raises(NotAuthenticated) as caught:
+            tokens.vouch_for_user(gov, name)
+        assert str(caught.value) == tokens.REFUSED
