@@ -40,6 +40,9 @@ class Settings:
     signing_key_explicit: bool = False
     checkpoint_sinks: tuple[Path, ...] = ()  # MLGOV_CHECKPOINT_SINKS, os.pathsep-separated
     verify_keys: tuple[Path, ...] = ()  # MLGOV_VERIFY_KEY, os.pathsep-separated
+    # Console sessions end after this long without a request, and this long after sign-in.
+    console_idle_seconds: int = 15 * 60  # MLGOV_CONSOLE_IDLE_SECONDS
+    console_absolute_seconds: int = 12 * 3600  # MLGOV_CONSOLE_MAX_SECONDS
 
     @property
     def keys_dir(self) -> Path:
@@ -148,7 +151,18 @@ def load_settings(*, user: str | None = None, home: str | None = None) -> Settin
         signing_key_explicit=bool(signing_key),
         checkpoint_sinks=_path_list(env.get("MLGOV_CHECKPOINT_SINKS")),
         verify_keys=_path_list(env.get("MLGOV_VERIFY_KEY")),
+        console_idle_seconds=_seconds(env, "MLGOV_CONSOLE_IDLE_SECONDS", 15 * 60),
+        console_absolute_seconds=_seconds(env, "MLGOV_CONSOLE_MAX_SECONDS", 12 * 3600),
     )
+
+
+def _seconds(env: os._Environ[str], name: str, default: int) -> int:
+    value = env.get(name)
+    if not value:
+        return default
+    if not value.strip().isdigit() or not 1 <= int(value) <= 7 * 24 * 3600:
+        raise BadInput(f"{name} must be a whole number of seconds from 1 to 604800")
+    return int(value)
 
 
 def apply_environment(settings: Settings) -> None:
