@@ -43,6 +43,9 @@ class Settings:
     # Console sessions end after this long without a request, and this long after sign-in.
     console_idle_seconds: int = 15 * 60  # MLGOV_CONSOLE_IDLE_SECONDS
     console_absolute_seconds: int = 12 * 3600  # MLGOV_CONSOLE_MAX_SECONDS
+    # Reverse proxies whose X-Forwarded-Proto/-For the console believes (MLGOV_TRUSTED_PROXIES,
+    # comma-separated addresses); none by default.
+    trusted_proxies: tuple[str, ...] = ()
 
     @property
     def keys_dir(self) -> Path:
@@ -153,6 +156,9 @@ def load_settings(*, user: str | None = None, home: str | None = None) -> Settin
         verify_keys=_path_list(env.get("MLGOV_VERIFY_KEY")),
         console_idle_seconds=_seconds(env, "MLGOV_CONSOLE_IDLE_SECONDS", 15 * 60),
         console_absolute_seconds=_seconds(env, "MLGOV_CONSOLE_MAX_SECONDS", 12 * 3600),
+        trusted_proxies=tuple(
+            a.strip() for a in (env.get("MLGOV_TRUSTED_PROXIES") or "").split(",") if a.strip()
+        ),
     )
 
 

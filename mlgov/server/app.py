@@ -26,6 +26,7 @@ from mlgov.api import tokens as tokens_api
 from mlgov.api import users as users_api
 from mlgov.config import Settings
 from mlgov.server.auth import FailureThrottle, TooManyFailures, authenticate
+from mlgov.server.console import router as console_router
 from mlgov.server.cursors import Page, page_after
 from mlgov.server.problems import PROBLEM_JSON, from_error, problem
 
@@ -304,6 +305,7 @@ def create_app(
     def audit_checkpoint(p: Plat, who: Who) -> Any:
         return audit_api.write_checkpoint(p, who).to_json()
 
+    app.include_router(console_router)  # the web console at / (mlgov/server/console)
     return app
 
 
