@@ -41,7 +41,11 @@ CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; frame-ancestors 'none'; "
     "form-action 'self'; base-uri 'none'"
 )
-STATIC_TYPES = {"console.css": "text/css; charset=utf-8", "console.js": "text/javascript"}
+STATIC_TYPES = {
+    "console.css": "text/css; charset=utf-8",
+    "console.js": "text/javascript; charset=utf-8",
+    "favicon.svg": "image/svg+xml",
+}
 # Messages a redirect may ask the next page to show (never free text from the query).
 NOTICES = {
     "approved": "Your approval is recorded.",
@@ -379,7 +383,7 @@ def inbox(request: Request) -> Response:
         session=session,
         mine=mine,
         others=others,
-        roles=me.roles,
+        roles=[f"role:{r}" for r in me.roles],
         now=datetime.now(UTC),
     )
 

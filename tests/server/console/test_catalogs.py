@@ -18,6 +18,7 @@ DYNAMIC = {
     "reason": ("role", "maker_checker", "decided"),
     "decision": ("approve", "reject"),
     "health": ("ok", "warning", "breach"),
+    "role": ("data_scientist", "risk_officer", "ml_engineer", "auditor", "admin"),
 }
 
 
