@@ -356,7 +356,7 @@ def authenticate(
             csrf_token=row.csrf_token,
             must_change=password is None or password.must_change,
         )
-        stale = now - row.last_seen_at >= LAST_SEEN_RESOLUTION
+        stale = now - row.last_seen_at >= min(LAST_SEEN_RESOLUTION, idle / 10)
     if expired or not active:
         _end(gov, session_id, "session.expire", expired or "user removed")
         raise refused

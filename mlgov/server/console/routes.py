@@ -166,11 +166,22 @@ def _render(
         me=session.actor.name if session else None,
         must_change=session.must_change if session else False,
         csrf=csrf,
-        here=quote(request.url.path),
+        here=quote(_page_of(request)),
         notice=t(notice) if notice else None,
         **context,
     )
     return HTMLResponse(html, status_code=status)
+
+
+def _page_of(request: Request) -> str:
+    """The page a language switch returns to: the page itself, or for the answer to a POST
+    the page its form was on (a POST-only path cannot be fetched)."""
+    path = request.url.path
+    if request.method == "GET":
+        return path
+    if path.startswith("/requests/") and path.endswith("/decision"):
+        return path[: -len("/decision")]
+    return path if path in ("/signin", "/password") else "/"
 
 
 def _error_page(request: Request, status: int, message: str, detail: str = "") -> HTMLResponse:
@@ -400,6 +411,14 @@ def _evidence(p: Platform, session: sessions_api.ConsoleSession, model: str, ver
     return detail, shown, unmet, gate_error
 
 
+def _inbox_item(
+    p: Platform, session: sessions_api.ConsoleSession, model: str, version: str
+) -> approvals_api.InboxItem | None:
+    """The version's pending request as the inbox shows it to this user (None if none)."""
+    items = approvals_api.inbox(p, session.actor).items
+    return next((i for i in items if (i.model, i.version) == (model, version)), None)
+
+
 def _request_page(
     request: Request,
     p: Platform,
@@ -417,14 +436,7 @@ def _request_page(
         return _error_page(
             request, _domain_status(exc), "This approval request cannot be shown.", str(exc)
         )
-    inbox_item = next(
-        (
-            i
-            for i in approvals_api.inbox(p, session.actor).items
-            if i.model == detail.model and i.version == detail.version
-        ),
-        None,
-    )
+    inbox_item = _inbox_item(p, session, detail.model, detail.version)
     return _render(
         request,
         "request.html",
@@ -458,6 +470,8 @@ def decide(
     decision: Annotated[str, Form()] = "",
     comment: Annotated[str, Form()] = "",
     csrf: Annotated[str, Form()] = "",
+    request_id: Annotated[str, Form()] = "",
+    snapshot: Annotated[str, Form()] = "",
 ) -> Response:
     with _platform(request) as p:
         session, away = _signed_in(request, p)
@@ -468,6 +482,17 @@ def decide(
         if decision not in ("approve", "reject"):
             return _error_page(request, 400, "Choose approve or reject.")
         try:
+            # The page the decision was made on must show the request as it is now: a new
+            # request, or changed evidence, since it was loaded is refused, not applied.
+            # (Checked for a decision the user may take: any other is refused by the core,
+            # with its own reason, maker-checker or role.)
+            current = approvals_api.show_request(p, session.actor, model, version)
+            item = _inbox_item(p, session, current.model, current.version)
+            may_decide = item is not None and item.refusal_code is None
+            if may_decide and (str(current.id), current.snapshot_hash) != (request_id, snapshot):
+                t = Translator(_lang(request))
+                stale = t("The request changed since the page was loaded: read it again.")
+                return _request_page(request, p, session, model, version, status=409, refused=stale)
             approvals_api.decide(
                 p,
                 session.actor,
@@ -491,14 +516,35 @@ def decide(
     return _redirect(f"/requests/{quote(model)}/{quote(version)}?notice={notice}")
 
 
+STAGES = ("develop", "train", "deploy", "evaluate", "retire")
+
+
 @router.get("/inventory")
-def inventory(request: Request) -> Response:
+def inventory(request: Request, stage: str = "", at: str = "") -> Response:
+    """Every version, or those in one stage; `at` rebuilds it as it stood then."""
+    chosen = stage if stage in STAGES else ""
+    when = at.strip()[:32]
+    error = None
     with _platform(request) as p:
         session, away = _signed_in(request, p)
         if away is not None or session is None:
             return away or _to_signin(request)
-        rows = [r.to_json() for r in reports_api.inventory(p, session.actor).rows]
-    return _render(request, "inventory.html", session=session, rows=rows)
+        try:
+            found = reports_api.inventory(p, session.actor, at=when or None, stage=chosen or None)
+            rows = [r.to_json() for r in found.rows]
+        except errors.BadInput as exc:
+            rows, error = [], str(exc)
+    return _render(
+        request,
+        "inventory.html",
+        status=400 if error else 200,
+        session=session,
+        rows=rows,
+        stages=STAGES,
+        stage=chosen,
+        at=when,
+        error=error,
+    )
 
 
 @router.get("/static/{name}")

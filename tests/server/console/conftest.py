@@ -46,6 +46,7 @@ CARD = {
 }
 FOREIGN_ENV = ("MLGOV_DB_URL", "MLFLOW_TRACKING_URI", "BENTOML_HOME", "MLGOV_USER")
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+HIDDEN = re.compile(r'<input type="hidden" name="([a-z_]+)" value="([^"]*)">')
 
 
 @dataclass
@@ -173,6 +174,12 @@ def csrf_of(html: str) -> str:
     found = CSRF.search(html)
     assert found, "no CSRF token on the page"
     return found.group(1)
+
+
+def decision_form(html: str, decision: str, comment: str = "") -> dict[str, str]:
+    """What the page's decision form sends: its hidden fields, the button and the comment."""
+    form = html.split("data-decision", 1)[1].split("</form>", 1)[0]
+    return dict(HIDDEN.findall(form)) | {"decision": decision, "comment": comment}
 
 
 def sign_in(client: httpx.Client, user: str, password: str) -> httpx.Response:

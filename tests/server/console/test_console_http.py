@@ -4,10 +4,21 @@ as a browser without JavaScript would drive it (forms, cookies, redirects)."""
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
-from .conftest import MODEL, Server, csrf_of, sign_in, signed_in  # noqa: TID252
+from .conftest import (  # noqa: TID252
+    MODEL,
+    ConsoleHome,
+    Server,
+    csrf_of,
+    decision_form,
+    sign_in,
+    signed_in,
+    start_server,
+    stop_server,
+)
 
 pytestmark = pytest.mark.slow
 CSP = (
@@ -131,6 +142,8 @@ def test_maker_checker_refusal_is_a_message_on_the_page(console: Server) -> None
     assert r.status_code == 403
     assert "The decision was refused." in r.text and "maker-checker" in r.text
     assert "Traceback" not in r.text
+    # The language links of that answer lead back to the request's page, not to the POST.
+    assert f'/lang/zh?next=/requests/{MODEL}/{version}"' in r.text
     c.close()
 
 
@@ -143,17 +156,18 @@ def test_an_approval_through_the_form_is_audited_under_the_session(console: Serv
     )
     page = c.get(f"/requests/{MODEL}/{version}")
     assert "Evidence frozen with the request" in page.text and "intended_use" in page.text
-    r = c.post(
-        f"/requests/{MODEL}/{version}/decision",
-        data={"decision": "approve", "comment": "holdout checked", "csrf": csrf_of(page.text)},
-    )
+    assert f"You decide on {MODEL} version {version}" in page.text
+    form = decision_form(page.text, "approve", "holdout checked")
+    stale = c.post(
+        f"/requests/{MODEL}/{version}/decision", data=form | {"snapshot": "0" * 64}
+    )  # a page loaded before the evidence changed
+    assert stale.status_code == 409 and "changed since the page was loaded" in stale.text
+    assert not [e for e in _audit(console, "approval.decide") if e["actor"] == "rita"]
+    r = c.post(f"/requests/{MODEL}/{version}/decision", data=form)
     assert r.status_code == 303, r.text
     after = c.get(r.headers["location"])
     assert "Your approval is recorded." in after.text and "holdout checked" in after.text
-    twice = c.post(
-        f"/requests/{MODEL}/{version}/decision",
-        data={"decision": "approve", "csrf": csrf_of(after.text)},
-    )
+    twice = c.post(f"/requests/{MODEL}/{version}/decision", data=form)
     assert twice.status_code == 403 or "already decided" in twice.text
     decided = [e for e in _audit(console, "approval.decide") if e["actor"] == "rita"]
     assert len(decided) == 1
@@ -176,6 +190,23 @@ def test_sign_out_ends_the_session(console: Server) -> None:
     c.close()
 
 
+def test_an_idle_session_goes_back_to_sign_in(console_home: ConsoleHome) -> None:
+    server = start_server(console_home, MLGOV_CONSOLE_IDLE_SECONDS="5")
+    try:
+        c = signed_in(server, "olga")
+        assert c.get("/inbox").status_code == 200
+        time.sleep(6)
+        r = c.get("/inbox")
+        assert (r.status_code, r.headers["location"]) == (303, "/signin?notice=expired")
+        assert "Your session has ended: sign in again." in c.get(r.headers["location"]).text
+        c.close()
+    finally:
+        stop_server(server)
+    expired = [e for e in console_home.json("aud", "audit", "log", "--action", "session.expire")]
+    assert expired and expired[-1]["actor"] == "olga"
+    assert expired[-1]["payload"]["reason"] == "idle longer than 0:00:05"
+
+
 def test_language_from_cookie_or_accept_language(console: Server) -> None:
     with console.client(headers={"Accept-Language": "zh-CN,zh;q=0.9,en;q=0.5"}) as c:
         assert "登录" in c.get("/signin").text
@@ -192,4 +223,10 @@ def test_inventory_page(console: Server) -> None:
     r = c.get("/inventory")
     assert r.status_code == 200 and r.headers["cache-control"] == "no-store"
     assert r.text.count(f"<td>{MODEL}</td>") == len(console.home.versions)
+    assert c.get("/inventory?stage=retire").text.count(f"<td>{MODEL}</td>") == 0
+    before = c.get("/inventory?at=2020-01-01T00:00:00")
+    assert before.status_code == 200 and f"<td>{MODEL}</td>" not in before.text
+    assert "rebuilt from the audit trail" in before.text
+    bad = c.get("/inventory?at=yesterday")
+    assert bad.status_code == 400 and "cannot read time" in bad.text
     c.close()
