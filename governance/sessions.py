@@ -92,6 +92,7 @@ class SessionPrincipal:
     session_id: str
     csrf_token: str
     must_change: bool
+    method: str = "password"
 
 
 def check_password_rules(password: str, what: str = "the password") -> None:
@@ -253,36 +254,10 @@ def sign_in(gov: Governance, name: str, password: str, *, address: str | None) -
         assert user is not None and row is not None
         must_change = row.must_change
         needs_rehash = _argon2().check_needs_rehash(row.hash)
-    secret, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     with gov.store.transaction() as s:
         user = gov.user(s, name)
         now = gov.now()
-        session = ConsoleSession(
-            id=_sha256(secret),
-            user_id=user.id,
-            user=user,
-            created_at=now,
-            last_seen_at=now,
-            csrf_token=csrf,
-            ended_at=None,
-            audit_seq=0,
-        )
-        s.add(session)
-        s.flush()
-        event = gov.audit(
-            s,
-            user.name,
-            "session.start",
-            _subject(user.name),
-            {
-                "session_id": session.id,
-                "session": session_ref(session.id),
-                "address": address,
-                "must_change": must_change,
-            },
-            at=now,
-        )
-        session.audit_seq = event.seq
+        signed = _start(gov, s, user, "password", address, must_change, now)
         if needs_rehash and not must_change:
             _store_password(
                 gov,
@@ -295,7 +270,58 @@ def sign_in(gov: Governance, name: str, password: str, *, address: str | None) -
                 now=now,
                 extra={"rehash": True},
             )
-    return SignedIn(secret=secret, user=name, csrf_token=csrf, must_change=must_change)
+    return signed
+
+
+def _start(
+    gov: Governance,
+    s: Session,
+    user: User,
+    method: str,
+    address: str | None,
+    must_change: bool,
+    now: datetime,
+    extra: dict[str, Any] | None = None,
+) -> SignedIn:
+    secret, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    session = ConsoleSession(
+        id=_sha256(secret),
+        user_id=user.id,
+        user=user,
+        created_at=now,
+        last_seen_at=now,
+        csrf_token=csrf,
+        method=method,
+        ended_at=None,
+        audit_seq=0,
+    )
+    s.add(session)
+    s.flush()
+    payload = {
+        "session_id": session.id,
+        "session": session_ref(session.id),
+        "method": method,
+        "address": address,
+        "must_change": must_change,
+    }
+    event = gov.audit(
+        s, user.name, "session.start", _subject(user.name), payload | (extra or {}), at=now
+    )
+    session.audit_seq = event.seq
+    return SignedIn(secret=secret, user=user.name, csrf_token=csrf, must_change=must_change)
+
+
+def start_proxied(gov: Governance, name: str, *, address: str | None, proxy: str) -> SignedIn:
+    """A session for the user a trusted SSO proxy names (the surface checked the proxy's
+    address); no password. NotAuthenticated, audited, for an unknown or removed user."""
+    with gov.store.read() as s:
+        user = s.scalar(select(User).where(User.name == name))
+        reason = "unknown user" if user is None else ("" if user.active else "removed user")
+    if reason:
+        raise _failed(gov, name, f"the SSO proxy named this {reason}", address)
+    with gov.store.transaction() as s:
+        user = gov.user(s, name)
+        return _start(gov, s, user, "proxy", address, False, gov.now(), {"proxy": proxy})
 
 
 def _session_vouched(s: Session, row: ConsoleSession) -> bool:
@@ -305,6 +331,7 @@ def _session_vouched(s: Session, row: ConsoleSession) -> bool:
         and event.action == "session.start"
         and event.actor == row.user.name
         and event.payload.get("session_id") == row.id
+        and event.payload.get("method", "password") == row.method
     )
 
 
@@ -354,7 +381,8 @@ def authenticate(
             user=row.user.name,
             session_id=row.id,
             csrf_token=row.csrf_token,
-            must_change=password is None or password.must_change,
+            must_change=row.method == "password" and (password is None or password.must_change),
+            method=row.method,
         )
         stale = now - row.last_seen_at >= min(LAST_SEEN_RESOLUTION, idle / 10)
     if expired or not active:

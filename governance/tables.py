@@ -494,6 +494,8 @@ class ConsoleSession(Base):
     created_at: Mapped[datetime]
     last_seen_at: Mapped[datetime]
     csrf_token: Mapped[str] = mapped_column(String(64))
+    # How the user was identified at sign-in: "password", or "proxy" (the bank's SSO proxy).
+    method: Mapped[str] = mapped_column(String(16))
     ended_at: Mapped[datetime | None]
     audit_seq: Mapped[int] = mapped_column(Integer)
     user: Mapped[User] = relationship(lazy="selectin")

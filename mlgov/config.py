@@ -46,6 +46,9 @@ class Settings:
     # Reverse proxies whose X-Forwarded-Proto/-For the console believes (MLGOV_TRUSTED_PROXIES,
     # comma-separated addresses); none by default.
     trusted_proxies: tuple[str, ...] = ()
+    # Single sign-on through such a proxy: the header naming the signed-in user
+    # (MLGOV_CONSOLE_SSO_HEADER, e.g. X-Forwarded-User); off when unset.
+    console_sso_header: str | None = None
 
     @property
     def keys_dir(self) -> Path:
@@ -156,6 +159,7 @@ def load_settings(*, user: str | None = None, home: str | None = None) -> Settin
         verify_keys=_path_list(env.get("MLGOV_VERIFY_KEY")),
         console_idle_seconds=_seconds(env, "MLGOV_CONSOLE_IDLE_SECONDS", 15 * 60),
         console_absolute_seconds=_seconds(env, "MLGOV_CONSOLE_MAX_SECONDS", 12 * 3600),
+        console_sso_header=(env.get("MLGOV_CONSOLE_SSO_HEADER") or "").strip() or None,
         trusted_proxies=tuple(
             a.strip() for a in (env.get("MLGOV_TRUSTED_PROXIES") or "").split(",") if a.strip()
         ),

@@ -78,12 +78,18 @@ def authenticate(platform: Platform, secret: str) -> ConsoleSession:
         idle=timedelta(seconds=settings.console_idle_seconds),
         absolute=timedelta(seconds=settings.console_absolute_seconds),
     )
-    actor = Actor(
-        principal.user,
-        Identification.SESSION,
-        credential=sessions.session_ref(principal.session_id),
-    )
+    how = Identification.PROXY if principal.method == "proxy" else Identification.SESSION
+    actor = Actor(principal.user, how, credential=sessions.session_ref(principal.session_id))
     return ConsoleSession(actor, principal.csrf_token, principal.must_change)
+
+
+def start_proxied(platform: Platform, user: str, *, address: str | None, proxy: str) -> SignedIn:
+    """A session for the user the bank's SSO proxy (at `proxy`, trusted by the settings)
+    names in its header; no password. NotAuthenticated, audited, for an unknown user."""
+    from mlgov.governance import sessions
+
+    done = sessions.start_proxied(platform.governance(), user, address=address, proxy=proxy)
+    return SignedIn(done.user, done.must_change, done.secret, done.csrf_token)
 
 
 def csrf_ok(session: ConsoleSession, presented: str | None) -> bool:

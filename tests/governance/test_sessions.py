@@ -146,3 +146,17 @@ def test_the_chain_still_verifies(gov):
         sessions.sign_in(gov, "ro1", "wrong-password-123", address=None)
     sessions.sign_out(gov, signed.secret)
     assert gov.audit_verify("aud").ok is True
+
+
+def test_a_session_the_sso_proxy_vouches_for(gov):
+    signed = sessions.start_proxied(gov, "ro1", address="10.0.0.5", proxy="10.0.0.1")
+    principal = sessions.authenticate(gov, signed.secret)
+    assert (principal.user, principal.method, principal.must_change) == ("ro1", "proxy", False)
+    (start,) = _events(gov, "session.start")
+    assert (start.payload["method"], start.payload["proxy"]) == ("proxy", "10.0.0.1")
+    with pytest.raises(NotAuthenticated):
+        sessions.start_proxied(gov, "nobody", address=None, proxy="10.0.0.1")
+    with gov.store.transaction() as s:  # an insider turns a password session into a proxy one
+        s.execute(update(ConsoleSession).values(method="password"))
+    with pytest.raises(NotAuthenticated):
+        sessions.authenticate(gov, signed.secret)

@@ -37,6 +37,7 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.Column("last_seen_at", sa.DateTime(), nullable=False),
         sa.Column("csrf_token", sa.String(length=64), nullable=False),
+        sa.Column("method", sa.String(length=16), nullable=False),
         sa.Column("ended_at", sa.DateTime(), nullable=True),
         sa.Column("audit_seq", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(["user_id"], ["users.id"]),

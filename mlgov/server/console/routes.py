@@ -23,7 +23,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from mlgov.api import Platform, errors
+from mlgov.api import Identification, Platform, errors
 from mlgov.api import approvals as approvals_api
 from mlgov.api import models as models_api
 from mlgov.api import reports as reports_api
@@ -87,6 +87,9 @@ class _ConsoleRoute(APIRoute):
             except Exception as exc:  # noqa: BLE001 (the one catch site of the console)
                 log.error("console error: %s", type(exc).__name__)
                 response = _error_page(request, 500, "The server failed; its log has details.")
+            started = getattr(request.state, "new_session", None)
+            if started:  # a session the SSO proxy's header began (see _session)
+                _set_cookie(request, response, SESSION_COOKIE, started)
             _secure_headers(response, data=not request.url.path.startswith("/static/"))
             return response
 
@@ -135,15 +138,42 @@ def _platform(request: Request) -> Iterator[Platform]:
             opened.governance().store.engine.dispose()
 
 
+def _sso_user(request: Request) -> str | None:
+    """The user the bank's SSO proxy names, when that mode is on (MLGOV_CONSOLE_SSO_HEADER)
+    and the request comes from a trusted proxy; the header is ignored from anyone else."""
+    header = request.app.state.settings().console_sso_header
+    if not header or not _proxied(request):
+        return None
+    return request.headers.get(header, "").strip()[:64] or None
+
+
 def _session(request: Request, p: Platform) -> sessions_api.ConsoleSession | None:
-    secret = request.cookies.get(SESSION_COOKIE)
-    if not secret:
-        return None
-    try:
-        session = sessions_api.authenticate(p, secret)
-    except errors.NotAuthenticated:
-        return None
-    p.identify(session.actor, address=_address(request))
+    secret = getattr(request.state, "new_session", None) or request.cookies.get(SESSION_COOKIE)
+    session = None
+    if secret:
+        try:
+            session = sessions_api.authenticate(p, secret)
+        except errors.NotAuthenticated:
+            session = None
+    sso = _sso_user(request)
+    if sso is not None and (
+        session is None
+        or session.actor.name != sso
+        or session.actor.identified_by != Identification.PROXY
+    ):
+        # The proxy vouches for someone else than this session (or there is none): a
+        # session of the proxy's user replaces it; the route's response carries the cookie.
+        if session is not None and secret:
+            sessions_api.sign_out(p, secret)
+        peer = request.client.host if request.client else "unknown"
+        try:
+            started = sessions_api.start_proxied(p, sso, address=_address(request), proxy=peer)
+        except errors.NotAuthenticated:
+            return None
+        request.state.new_session = started.secret
+        session = sessions_api.authenticate(p, started.secret)
+    if session is not None:
+        p.identify(session.actor, address=_address(request))
     return session
 
 
@@ -281,6 +311,9 @@ def signin(
             )
         except errors.MlgovError as exc:
             return _error_page(request, _domain_status(exc), "The sign-in failed.", str(exc))
+        previous = request.cookies.get(SESSION_COOKIE)
+        if previous:  # signing in again ends the session this browser had
+            sessions_api.sign_out(p, previous)
     done: Response = _redirect("/password" if signed.must_change else "/inbox")
     _set_cookie(request, done, SESSION_COOKIE, signed.secret)
     done.delete_cookie(SIGNIN_COOKIE, path="/", httponly=True, samesite="strict")

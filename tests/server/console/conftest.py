@@ -163,7 +163,11 @@ def console_home(tmp_path_factory: pytest.TempPathFactory) -> ConsoleHome:
 def console(console_home: ConsoleHome) -> Iterator[Server]:
     # 127.0.0.1 plays a trusted reverse proxy: a test that sends X-Forwarded-For is throttled
     # as that address, and X-Forwarded-Proto: https makes cookies Secure.
-    server = start_server(console_home, MLGOV_TRUSTED_PROXIES="127.0.0.1")
+    # Single sign-on is on too: a request naming a user in X-Remote-User (from that "proxy")
+    # is that user's.
+    server = start_server(
+        console_home, MLGOV_TRUSTED_PROXIES="127.0.0.1", MLGOV_CONSOLE_SSO_HEADER="X-Remote-User"
+    )
     yield server
     output = stop_server(server)
     for secret in console_home.passwords.values():  # no password ever reaches the log

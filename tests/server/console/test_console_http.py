@@ -191,8 +191,13 @@ def test_sign_out_ends_the_session(console: Server) -> None:
 
 
 def test_an_idle_session_goes_back_to_sign_in(console_home: ConsoleHome) -> None:
-    server = start_server(console_home, MLGOV_CONSOLE_IDLE_SECONDS="5")
+    # No trusted proxy on this server: an SSO header is ignored, whoever sends it.
+    server = start_server(
+        console_home, MLGOV_CONSOLE_IDLE_SECONDS="5", MLGOV_CONSOLE_SSO_HEADER="X-Remote-User"
+    )
     try:
+        with server.client(headers={"X-Remote-User": "olga"}) as forged:
+            assert forged.get("/inbox").headers["location"] == "/signin"
         c = signed_in(server, "olga")
         assert c.get("/inbox").status_code == 200
         time.sleep(6)
@@ -230,3 +235,28 @@ def test_inventory_page(console: Server) -> None:
     bad = c.get("/inventory?at=yesterday")
     assert bad.status_code == 400 and "cannot read time" in bad.text
     c.close()
+
+
+def test_single_sign_on_through_the_trusted_proxy(console: Server) -> None:
+    with console.client(headers={"X-Remote-User": "aud"}) as c:
+        r = c.get("/inbox")
+        assert r.status_code == 200 and "Signed in as aud" in r.text  # no password asked
+        assert "mlgov_session=" in r.headers["set-cookie"]
+        c.headers["X-Remote-User"] = "olga"  # the proxy now vouches for someone else
+        version = console.home.versions[0]
+        page = c.get(f"/requests/{MODEL}/{version}")
+        assert "Signed in as" not in page.text and ">olga<" in page.text
+        r = c.post(
+            f"/requests/{MODEL}/{version}/decision",
+            data=decision_form(page.text, "approve", "via SSO"),
+        )
+        assert r.status_code == 303, r.text
+        c.headers["X-Remote-User"] = "nobody"
+        assert c.get("/inbox").headers["location"].startswith("/signin")
+    starts = [e for e in _audit(console, "session.start") if e["payload"]["method"] == "proxy"]
+    assert {e["actor"] for e in starts} >= {"aud", "olga"}
+    assert starts[-1]["payload"]["proxy"] == "127.0.0.1"
+    decided = [e for e in _audit(console, "approval.decide") if e["actor"] == "olga"]
+    assert decided[-1]["payload"]["via"]["identified_by"] == "proxy"
+    failed = _audit(console, "session.signin_failed")
+    assert failed[-1]["payload"]["reason"] == "the SSO proxy named this unknown user"
