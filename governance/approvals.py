@@ -7,6 +7,7 @@ file, so what was approved is exactly what gets deployed. The rules live here, i
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -30,7 +31,7 @@ from mlgov.governance.lifecycle import Stage
 from mlgov.governance.mirror import APPROVED_BY_TAG, mirror_version, tags_to_write
 from mlgov.governance.roles import Action
 from mlgov.governance.snapshot import build_snapshot, describe_changes, snapshot_hash
-from mlgov.governance.tables import ApprovalDecision, ApprovalRequest, ModelVersion
+from mlgov.governance.tables import ApprovalDecision, ApprovalRequest, ModelVersion, User
 from mlgov.governance.validate import free_text
 
 if TYPE_CHECKING:
@@ -259,25 +260,47 @@ def request_approval(
     return view
 
 
-def _check_approver(
-    gov: Governance, s: Session, actor: str, v: ModelVersion, request: ApprovalRequest
-) -> None:
-    user = gov.user(s, actor)
+@dataclass(frozen=True)
+class Refusal:
+    """Why a user may not decide on a request: `code` is role, maker_checker or decided."""
+
+    code: str
+    message: str
+
+
+def decision_refusal(
+    gov: Governance, user: User, v: ModelVersion, request: ApprovalRequest
+) -> Refusal | None:
+    """Why `user` may not decide on `request` (role, then maker-checker), or None if they
+    may. The one place these rules live: `decide` raises with this message, the console
+    shows it beside a request it lists."""
     role = gov.policy.for_tier(v.risk_tier).approver_role
     if role not in user.role_names:
-        raise PermissionDenied(
-            f"'{actor}' may not decide on {v.label}: the policy for tier {v.risk_tier} needs "
-            f"role {role} (has {', '.join(user.role_names) or 'none'})"
+        return Refusal(
+            "role",
+            f"'{user.name}' may not decide on {v.label}: the policy for tier {v.risk_tier} "
+            f"needs role {role} (has {', '.join(user.role_names) or 'none'})",
         )
     for rule, who in (
         ("registrant", v.registered_by),
         ("owner", v.owner),
         ("requester", request.requested_by),
     ):
-        if actor == who:
-            raise PermissionDenied(
-                f"maker-checker: '{actor}' is the {rule} of {v.label} and may never decide on it"
+        if user.name == who:
+            return Refusal(
+                "maker_checker",
+                f"maker-checker: '{user.name}' is the {rule} of {v.label} and may never "
+                "decide on it",
             )
+    return None
+
+
+def _check_approver(
+    gov: Governance, s: Session, actor: str, v: ModelVersion, request: ApprovalRequest
+) -> None:
+    refusal = decision_refusal(gov, gov.user(s, actor), v, request)
+    if refusal is not None:
+        raise PermissionDenied(refusal.message)
 
 
 def _refusal(exc: IntegrityError, actor: str, model: str, version: str) -> Refused:
@@ -434,16 +457,42 @@ def list_requests(
             if pending and view["state"] != PENDING:
                 continue
             if mine:
-                role = gov.policy.for_tier(v.risk_tier).approver_role
                 awaits_me = (
                     view["state"] == PENDING
-                    and role in user.role_names
-                    and actor not in (v.owner, v.registered_by, request.requested_by)
+                    and decision_refusal(gov, user, v, request) is None
                     and all(d.approver != actor for d in request.decisions)
                 )
                 if request.requested_by != actor and not awaits_me:
                     continue
             rows.append(view)
+        return rows
+
+
+def inbox(gov: Governance, actor: str) -> list[dict[str, Any]]:
+    """Every pending request with what the actor may do about it: `refusal` says why they
+    may not decide (role, maker-checker, already decided), None when they may."""
+    with gov.store.read() as s:
+        user = gov.authorize(s, actor, Action.READ)
+        now = gov.now()
+        rows = []
+        for request in s.scalars(select(ApprovalRequest).order_by(ApprovalRequest.id)):
+            v = s.get(ModelVersion, request.version_id)
+            assert v is not None  # version_id is a foreign key
+            view = request_view(request, v, now)
+            if view["state"] != PENDING:
+                continue
+            refusal = decision_refusal(gov, user, v, request)
+            if refusal is None and any(d.approver == actor for d in request.decisions):
+                message = f"'{actor}' already decided on request {request.id} of {v.label}"
+                refusal = Refusal("decided", message)
+            rows.append(
+                view
+                | {
+                    "risk_tier": v.risk_tier,
+                    "refusal": refusal.message if refusal else None,
+                    "refusal_code": refusal.code if refusal else None,
+                }
+            )
         return rows
 
 

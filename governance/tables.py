@@ -516,3 +516,37 @@ class TargetClaim(Base):
     holder: Mapped[str] = mapped_column(String(200))  # host and pid, for the operator
     claimed_at: Mapped[datetime]
     expires_at: Mapped[datetime]
+
+
+class UserPassword(Base):
+    """A console password, kept only as an argon2id hash. `user.password_set` and
+    `user.password_change` audit events carry the SHA-256 of the hash string (useless for
+    guessing without the hash and its salt), so a row an insider edits signs nobody in."""
+
+    __tablename__ = "user_passwords"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    hash: Mapped[str] = mapped_column(String(256))
+    must_change: Mapped[bool] = mapped_column(Boolean)
+    set_at: Mapped[datetime]
+    set_by: Mapped[str] = mapped_column(String(64))
+    audit_seq: Mapped[int] = mapped_column(Integer)
+    user: Mapped[User] = relationship(lazy="selectin")
+
+
+class ConsoleSession(Base):
+    """A signed-in console session. `id` is the SHA-256 of the cookie's secret: the secret
+    itself is never stored. Ended (sign-out, timeout) sessions are kept, with the time."""
+
+    __tablename__ = "console_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    # How the user was identified at sign-in: "password", or "proxy" (the bank's SSO proxy).
+    method: Mapped[str] = mapped_column(String(16))
+    ended_at: Mapped[datetime | None]
+    audit_seq: Mapped[int] = mapped_column(Integer)
+    user: Mapped[User] = relationship(lazy="selectin")

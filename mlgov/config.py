@@ -50,6 +50,15 @@ class Settings:
     verify_keys: tuple[Path, ...] = ()  # MLGOV_VERIFY_KEY, os.pathsep-separated
     # The largest file the server accepts in one upload (MLGOV_MAX_UPLOAD_MB).
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_MB * 1024 * 1024
+    # Console sessions end after this long without a request, and this long after sign-in.
+    console_idle_seconds: int = 15 * 60  # MLGOV_CONSOLE_IDLE_SECONDS
+    console_absolute_seconds: int = 12 * 3600  # MLGOV_CONSOLE_MAX_SECONDS
+    # Reverse proxies whose X-Forwarded-Proto/-For the console believes (MLGOV_TRUSTED_PROXIES,
+    # comma-separated addresses); none by default.
+    trusted_proxies: tuple[str, ...] = ()
+    # Single sign-on through such a proxy: the header naming the signed-in user
+    # (MLGOV_CONSOLE_SSO_HEADER, e.g. X-Forwarded-User); off when unset.
+    console_sso_header: str | None = None
 
     @property
     def keys_dir(self) -> Path:
@@ -229,7 +238,22 @@ def load_settings(*, user: str | None = None, home: str | None = None) -> Settin
         checkpoint_sinks=_path_list(env.get("MLGOV_CHECKPOINT_SINKS")),
         verify_keys=_path_list(env.get("MLGOV_VERIFY_KEY")),
         max_upload_bytes=_megabytes(env.get("MLGOV_MAX_UPLOAD_MB")),
+        console_idle_seconds=_seconds(env, "MLGOV_CONSOLE_IDLE_SECONDS", 15 * 60),
+        console_absolute_seconds=_seconds(env, "MLGOV_CONSOLE_MAX_SECONDS", 12 * 3600),
+        console_sso_header=(env.get("MLGOV_CONSOLE_SSO_HEADER") or "").strip() or None,
+        trusted_proxies=tuple(
+            a.strip() for a in (env.get("MLGOV_TRUSTED_PROXIES") or "").split(",") if a.strip()
+        ),
     )
+
+
+def _seconds(env: os._Environ[str], name: str, default: int) -> int:
+    value = env.get(name)
+    if not value:
+        return default
+    if not value.strip().isdigit() or not 1 <= int(value) <= 7 * 24 * 3600:
+        raise BadInput(f"{name} must be a whole number of seconds from 1 to 604800")
+    return int(value)
 
 
 def apply_environment(settings: Settings) -> None:

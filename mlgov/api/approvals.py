@@ -118,6 +118,32 @@ def list_requests(
     return ApprovalRequestList(tuple(ApprovalRequestRecord.from_mapping(r) for r in rows))
 
 
+@dataclass(frozen=True)
+class InboxItem(ApprovalRequestRecord):
+    """A pending request, its version's risk tier, and why the actor may not decide on it
+    (None: they may)."""
+
+    risk_tier: str
+    refusal: str | None
+    refusal_code: str | None  # role, maker_checker or decided
+
+
+@dataclass(frozen=True)
+class Inbox(Result):
+    items: tuple[InboxItem, ...]
+
+    def to_json(self) -> Any:
+        return [i.to_json() for i in self.items]
+
+
+def inbox(platform: Platform, actor: Actor) -> Inbox:
+    """Every pending request, each with the reason the actor may not decide on it (their
+    role, maker-checker, already decided) from the very rules `decide` applies."""
+    from mlgov.governance.approvals import inbox as run
+
+    return Inbox(tuple(InboxItem.from_mapping(r) for r in run(platform.governance(), actor.name)))
+
+
 def show_request(
     platform: Platform, actor: Actor, model: str, version: str
 ) -> ApprovalRequestDetail:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from mlgov.cli.context import caller, platform, use_cases
@@ -90,6 +92,38 @@ def users_remove(name: str, fmt: str) -> None:
     api = use_cases("users")
 
     emit_object(api.remove_user(platform(), caller(), name).to_json(), fmt)
+
+
+@users.command("password")
+@click.argument("name")
+@click.option(
+    "--password-stdin",
+    "from_stdin",
+    is_flag=True,
+    help="Read the one-time password from the first line of stdin instead of generating one.",
+)
+@format_option()
+def users_password(name: str, from_stdin: bool, fmt: str) -> None:
+    """Set NAME a one-time console password (admin); NAME must change it at first sign-in.
+
+    A generated password is printed once and stored only as an argon2id hash. Setting a
+    password ends NAME's open console sessions.
+    """
+    from mlgov.api import sessions as api
+
+    given: str | None = None
+    if from_stdin:
+        given = sys.stdin.readline().rstrip("\r\n")
+    done = api.set_password(platform(), caller(), name, password=given)
+    if fmt != "table":
+        emit_object(done.to_json(), fmt)
+        return
+    click.echo(f"one-time password set for {done.user} (must be changed at first sign-in)")
+    if done.sessions_ended:
+        click.echo(f"{done.sessions_ended} open console session(s) ended")
+    if done.password is not None:
+        click.echo(done.password)
+        click.echo("this password is shown once: hand it over now", err=True)
 
 
 @users.command("list")

@@ -31,6 +31,7 @@ from mlgov.api import users as users_api
 from mlgov.config import Settings
 from mlgov.server import evidence_routes, lifecycle_routes, oidc
 from mlgov.server.auth import FailureThrottle, TooManyFailures
+from mlgov.server.console import router as console_router
 from mlgov.server.cursors import Page, page_after
 from mlgov.server.deps import Body, Plat, Who
 from mlgov.server.idempotency import Idem
@@ -372,6 +373,7 @@ def create_app(
 
     app.include_router(lifecycle_routes.router, prefix=PREFIX)
     app.include_router(evidence_routes.router, prefix=PREFIX)
+    app.include_router(console_router)  # the web console at / (mlgov/server/console)
     return app
 
 

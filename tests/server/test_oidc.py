@@ -530,6 +530,7 @@ def test_a_state_change_by_jwt_records_the_subject_and_jti(server, rs):
         "identified_by": "oidc",
         "credential": "oidc:8d1f-admin-subject:jti-42",
         "address": "127.0.6.1",
+        "request_id": added.headers["x-request-id"],
     }
     verified = _call(server, "GET", "/audit/verification", token).json()
     assert verified["ok"] is True
