@@ -64,16 +64,46 @@ class Remote:
         return json.loads(self.run(user, *args, "--format", "json").stdout)
 
 
-@pytest.fixture(scope="module")
-def remote(tmp_path_factory: pytest.TempPathFactory):
+PG_URL = os.environ.get("MLGOV_TEST_PG_URL")
+BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
+
+
+def _own_database(url: str) -> str:
+    """A database of this module's own on the test server, emptied (others may be using the
+    one MLGOV_TEST_PG_URL names)."""
+    from sqlalchemy import create_engine, make_url, text
+
+    base = make_url(url)
+    name = f"{base.database}_remote_cli"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        if conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}) is None:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    own = base.set(database=name)
+    engine = create_engine(own)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+    return own.render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def remote(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+    """The server's governance store on SQLite, and on PostgreSQL when one is given."""
     from support.toy_models import breast_cancer_frames, log_toy_model
 
-    base = tmp_path_factory.mktemp("remote-cli")
+    base = tmp_path_factory.mktemp(f"remote-cli-{request.param}")
     files = base / "files"
     files.mkdir()
     policy = files / "policy.toml"
     policy.write_text(POLICY)
     h = Home(root=base / "home", files=files, policy=policy)
+    if request.param == "postgresql":
+        assert PG_URL is not None
+        server_env = h.env() | {"MLGOV_DB_URL": _own_database(PG_URL)}
+        h.env = lambda: server_env  # type: ignore[method-assign]
     x_train, x_test, _, _ = breast_cancer_frames(0)
     x_train.to_csv(files / "ref.csv", index=False)
     x_test.to_csv(files / "cur.csv", index=False)
