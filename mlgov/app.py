@@ -6,6 +6,7 @@ commands never load MLflow, BentoML or Evidently.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -112,14 +113,39 @@ def _add_show_sections(gov: Governance) -> None:
     gov.snapshot_sections["drift"] = drift_checks.drift_section
 
 
+_SHARED_STORES: dict[str, Store] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def _shared_store(url: str) -> Store:
+    """One store (engine, pool, compiled-statement cache) per database for a long-running
+    process: opening an engine per request compiles every statement again. Its schema is
+    checked when first opened (restart the server after `mlgov init` upgrades it)."""
+    with _SHARED_LOCK:
+        store = _SHARED_STORES.get(url)
+        if store is None:
+            store = Store(url)
+            store.check_current()
+            _SHARED_STORES[url] = store
+        return store
+
+
 def open_governance(
-    settings: Settings, *, initializing: bool = False, clock: Clock | None = None
+    settings: Settings,
+    *,
+    initializing: bool = False,
+    clock: Clock | None = None,
+    shared_store: bool = False,
 ) -> Governance:
+    """`shared_store`: a server's requests share one store per database (see _shared_store)."""
     settings.ensure_home(create=initializing)
     apply_environment(settings)
-    store = Store(settings.db_url)
-    if not initializing:
-        store.check_current()
+    if shared_store and not initializing:
+        store = _shared_store(settings.db_url)
+    else:
+        store = Store(settings.db_url)
+        if not initializing:
+            store.check_current()
     gov = Governance(
         store,
         clock=clock,

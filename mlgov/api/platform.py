@@ -14,8 +14,11 @@ class Platform:
     """Opens the governance service on first use; a command that fails before it needs the
     store never touches it."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, shared_store: bool = False) -> None:
+        """`shared_store`: a long-running process (the server) reuses one store per database
+        across its platforms instead of opening (and closing) one each."""
         self.settings = settings
+        self.shared_store = shared_store
         self._gov: Governance | None = None
         self._principal: dict[str, str] | None = None
 
@@ -38,7 +41,9 @@ class Platform:
         if self._gov is None:
             from mlgov.app import open_governance
 
-            self._gov = open_governance(self.settings, initializing=initializing)
+            self._gov = open_governance(
+                self.settings, initializing=initializing, shared_store=self.shared_store
+            )
             if self._principal is not None:
                 self._gov.principal = dict(self._principal)
         return self._gov

@@ -20,12 +20,7 @@ class Body(BaseModel):
 
 
 def _platform(request: Request) -> Iterator[Platform]:
-    opened = Platform(request.app.state.settings())
-    try:
-        yield opened
-    finally:
-        if opened.opened:
-            opened.governance().store.engine.dispose()
+    yield Platform(request.app.state.settings(), shared_store=True)
 
 
 Plat = Annotated[Platform, Depends(_platform)]

@@ -130,12 +130,7 @@ def _lang(request: Request) -> str:
 
 @contextmanager
 def _platform(request: Request) -> Iterator[Platform]:
-    opened = Platform(request.app.state.settings())
-    try:
-        yield opened
-    finally:
-        if opened.opened:
-            opened.governance().store.engine.dispose()
+    yield Platform(request.app.state.settings(), shared_store=True)
 
 
 def _sso_user(request: Request) -> str | None:
