@@ -28,7 +28,7 @@ from mlgov.config import Settings
 from mlgov.server import evidence_routes, lifecycle_routes
 from mlgov.server.auth import FailureThrottle, TooManyFailures
 from mlgov.server.cursors import Page, page_after
-from mlgov.server.deps import Body, Plat, Who
+from mlgov.server.deps import AuthenticatedRoute, Body, Plat, Who
 from mlgov.server.problems import PROBLEM_JSON, from_error, problem
 
 log = logging.getLogger("mlgov.server")
@@ -86,6 +86,8 @@ def create_app(
         docs_url=None,
         redoc_url=None,
     )
+    # Every operation authenticates before its input is read (AuthenticatedRoute).
+    app.router.route_class = AuthenticatedRoute
     app.state.settings = settings
     app.state.throttle = throttle or FailureThrottle()
 

@@ -1,13 +1,15 @@
 """What every route depends on: its own platform for the request, and the caller its
-credential proves."""
+credential proves. Both come from `AuthenticatedRoute`, which checks the credential first."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Annotated
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict
+from starlette.concurrency import run_in_threadpool
 
 from mlgov.api import Actor, Platform
 from mlgov.server.auth import authenticate
@@ -19,23 +21,55 @@ class Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-def _platform(request: Request) -> Iterator[Platform]:
+def _open_and_authenticate(request: Request) -> Platform:
     opened = Platform(request.app.state.settings())
     try:
-        yield opened
-    finally:
-        if opened.opened:
-            opened.governance().store.engine.dispose()
+        address = request.client.host if request.client else "unknown"
+        header = request.headers.get("authorization")
+        actor = authenticate(opened, request.app.state.throttle, header, address)
+        opened.identify(actor, address=address)
+    except BaseException:
+        _close(opened)
+        raise
+    request.state.mlgov_platform, request.state.mlgov_actor = opened, actor
+    return opened
+
+
+def _close(platform: Platform) -> None:
+    if platform.opened:
+        platform.governance().store.engine.dispose()
+
+
+class AuthenticatedRoute(APIRoute):
+    """Every /api/v1 operation. The credential is checked before FastAPI reads, parses or
+    validates anything of the request (body, path, query): a caller who proves no one gets
+    401 (or 429), never a 422 that describes the route's input, and the server does not read
+    a body for them."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def authenticated_first(request: Request) -> Response:
+            platform = await run_in_threadpool(_open_and_authenticate, request)
+            try:
+                return await handler(request)
+            finally:
+                # Responses are built by now (a file download reads only its file).
+                _close(platform)
+
+        return authenticated_first
+
+
+def _platform(request: Request) -> Platform:
+    platform: Platform = request.state.mlgov_platform
+    return platform
 
 
 Plat = Annotated[Platform, Depends(_platform)]
 
 
-def _caller(request: Request, p: Plat) -> Actor:
-    address = request.client.host if request.client else "unknown"
-    header = request.headers.get("authorization")
-    actor = authenticate(p, request.app.state.throttle, header, address)
-    p.identify(actor, address=address)
+def _caller(request: Request) -> Actor:
+    actor: Actor = request.state.mlgov_actor
     return actor
 
 

@@ -18,10 +18,10 @@ from mlgov.api import errors
 from mlgov.api import models as models_api
 from mlgov.api import monitoring as monitoring_api
 from mlgov.api import reports as reports_api
-from mlgov.server.deps import Body, Plat, Who
+from mlgov.server.deps import AuthenticatedRoute, Body, Plat, Who
 from mlgov.server.uploads import data_suffix, received
 
-router = APIRouter()
+router = APIRouter(route_class=AuthenticatedRoute)
 VERSION = "/models/{model}/versions/{version}"
 
 

@@ -11,9 +11,9 @@ from pydantic import Field
 from mlgov.api import models as models_api
 from mlgov.api import reconcile as reconcile_api
 from mlgov.api import retirement as retirement_api
-from mlgov.server.deps import Body, Plat, Who
+from mlgov.server.deps import AuthenticatedRoute, Body, Plat, Who
 
-router = APIRouter()
+router = APIRouter(route_class=AuthenticatedRoute)
 VERSION = "/models/{model}/versions/{version}"
 
 
