@@ -28,8 +28,8 @@ from mlgov.config import Settings
 from mlgov.server import evidence_routes, lifecycle_routes
 from mlgov.server.auth import FailureThrottle, TooManyFailures
 from mlgov.server.cursors import Page, page_after
-from mlgov.server.deps import AuthenticatedRoute, Body, Plat, Who
-from mlgov.server.problems import PROBLEM_JSON, from_error, problem
+from mlgov.server.deps import ROW_ID, AuthenticatedRoute, Body, Plat, Who
+from mlgov.server.problems import PROBLEM_JSON, PROBLEM_RESPONSES, from_error, problem
 
 log = logging.getLogger("mlgov.server")
 PREFIX = "/api/v1"
@@ -85,6 +85,7 @@ def create_app(
         openapi_url=f"{PREFIX}/openapi.json",
         docs_url=None,
         redoc_url=None,
+        responses=PROBLEM_RESPONSES,
     )
     # Every operation authenticates before its input is read (AuthenticatedRoute).
     app.router.route_class = AuthenticatedRoute
@@ -113,8 +114,11 @@ def create_app(
 
     @app.exception_handler(StarletteHTTPException)
     def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        # Its headers too: a 405 says which methods the path allows (Allow).
         return _problem_response(
-            exc.status_code, problem(exc.status_code, str(exc.detail), str(exc.detail))
+            exc.status_code,
+            problem(exc.status_code, str(exc.detail), str(exc.detail)),
+            **(exc.headers or {}),
         )
 
     @app.exception_handler(Exception)
@@ -154,7 +158,7 @@ def create_app(
         return created.to_json()
 
     @app.delete(f"{PREFIX}/tokens/{{token_id}}")
-    def revoke_token(p: Plat, who: Who, token_id: int) -> Any:
+    def revoke_token(p: Plat, who: Who, token_id: Annotated[int, ROW_ID]) -> Any:
         return tokens_api.revoke_token(p, who, token_id).to_json()
 
     @app.get(f"{PREFIX}/policy")
@@ -281,8 +285,8 @@ def create_app(
     def audit_checkpoint(p: Plat, who: Who) -> Any:
         return audit_api.write_checkpoint(p, who).to_json()
 
-    app.include_router(lifecycle_routes.router, prefix=PREFIX)
-    app.include_router(evidence_routes.router, prefix=PREFIX)
+    app.include_router(lifecycle_routes.router, prefix=PREFIX, responses=PROBLEM_RESPONSES)
+    app.include_router(evidence_routes.router, prefix=PREFIX, responses=PROBLEM_RESPONSES)
     return app
 
 

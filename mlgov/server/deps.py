@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
-from fastapi import Depends, Request, Response
+from fastapi import Depends, Path, Request, Response
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict
 from starlette.concurrency import run_in_threadpool
@@ -74,3 +74,9 @@ def _caller(request: Request) -> Actor:
 
 
 Who = Annotated[Actor, Depends(_caller)]
+
+# Bounds of numbers in paths and queries: beyond them the store (SQLite's 64-bit integers),
+# datetime arithmetic or numpy's seeds overflow, and a 500 would be the answer.
+ROW_ID = Path(ge=1, le=2**63 - 1)
+MAX_DAYS = 36_500
+MAX_SEED = 2**32 - 1

@@ -18,10 +18,17 @@ from mlgov.api import errors
 from mlgov.api import models as models_api
 from mlgov.api import monitoring as monitoring_api
 from mlgov.api import reports as reports_api
-from mlgov.server.deps import AuthenticatedRoute, Body, Plat, Who
+from mlgov.server.deps import MAX_SEED, ROW_ID, AuthenticatedRoute, Body, Plat, Who
 from mlgov.server.uploads import data_suffix, received
 
 router = APIRouter(route_class=AuthenticatedRoute)
+# An upload's body: the file's bytes, CSV or Parquet (uploads.DATA_TYPES).
+DATA_BODY = {
+    "requestBody": {
+        "content": {"text/csv": {}, "application/vnd.apache.parquet": {}},
+        "required": True,
+    }
+}
 VERSION = "/models/{model}/versions/{version}"
 
 
@@ -49,7 +56,7 @@ def write_card(p: Plat, who: Who, model: str, version: str, body: CardRevision) 
 
 @router.put(
     f"{VERSION}/reference",
-    openapi_extra={"requestBody": {"content": {"text/csv": {}}, "required": True}},
+    openapi_extra=DATA_BODY,
 )
 async def record_reference(
     request: Request, p: Plat, who: Who, model: str, version: str, filename: str | None = None
@@ -72,7 +79,7 @@ async def record_reference(
 @router.post(
     f"{VERSION}/drift-checks",
     status_code=201,
-    openapi_extra={"requestBody": {"content": {"text/csv": {}}, "required": True}},
+    openapi_extra=DATA_BODY,
 )
 async def check_drift(
     request: Request,
@@ -81,8 +88,8 @@ async def check_drift(
     model: str,
     version: str,
     filename: str | None = None,
-    sample: Annotated[int | None, Query(ge=1)] = None,
-    seed: int | None = None,
+    sample: Annotated[int | None, Query(ge=1, le=MAX_SEED)] = None,
+    seed: Annotated[int | None, Query(ge=0, le=MAX_SEED)] = None,
     engine: str | None = None,
     cross_check: bool = False,
 ) -> Any:
@@ -111,8 +118,14 @@ async def check_drift(
     return checked.to_json()
 
 
-@router.get(f"{VERSION}/drift-checks/{{result_id}}/report", response_class=FileResponse)
-def drift_report(p: Plat, who: Who, model: str, version: str, result_id: int) -> FileResponse:
+@router.get(
+    f"{VERSION}/drift-checks/{{result_id}}/report",
+    response_class=FileResponse,
+    responses={200: {"description": "The Evidently report", "content": {"text/html": {}}}},
+)
+def drift_report(
+    p: Plat, who: Who, model: str, version: str, result_id: Annotated[int, ROW_ID]
+) -> FileResponse:
     """The check's Evidently HTML report, as a download: its scripts must not run with the
     server's origin (they would see the console's cookies), so it is sandboxed too."""
     checks = monitoring_api.drift_history(p, who, model, version).results
@@ -140,7 +153,11 @@ def acknowledge_review(
     return monitoring_api.acknowledge_review(p, who, model, version, comment=body.comment).to_json()
 
 
-@router.post(f"{VERSION}/evidence-packs", response_class=FileResponse)
+@router.post(
+    f"{VERSION}/evidence-packs",
+    response_class=FileResponse,
+    responses={200: {"description": "The evidence pack", "content": {"application/zip": {}}}},
+)
 def evidence_pack(p: Plat, who: Who, model: str, version: str) -> FileResponse:
     """Build the version's evidence pack (its export audited) and answer it as a zip; the
     headers name the manifest's SHA-256 and the audit event of the export."""

@@ -22,11 +22,10 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi.routing import APIRoute, iter_route_contexts
-from support.server_home import LEAVER, MODEL, ROLE_USERS, VICTIM, Governed
+from support.server_home import LEAVER, MODEL, ROLE_USERS, VICTIM, Governed, api_routes, operations
 
 from mlgov.governance.roles import Action, Role, roles_for
-from mlgov.server.app import PREFIX, create_app
+from mlgov.server.app import PREFIX
 from mlgov.server.deps import AuthenticatedRoute
 
 pytestmark = pytest.mark.slow
@@ -34,29 +33,7 @@ ROLES = [r.value for r in Role]
 assert sorted(ROLES) == sorted(ROLE_USERS)
 
 
-def _api_routes() -> list[tuple[APIRoute, str]]:
-    """Every APIRoute of the app with the path it is served at. FastAPI 0.165 includes
-    routers lazily (`app.routes` holds an `_IncludedRouter` per router):
-    `iter_route_contexts` walks what is actually served, as the OpenAPI generator does."""
-    app = create_app(lambda: None)  # type: ignore[arg-type, return-value]  # never called
-    found = []
-    for context in iter_route_contexts(app.routes):
-        route = context.original_route
-        if isinstance(route, APIRoute):
-            found.append((route, str(context.path)))
-    return found
-
-
-def _operations() -> list[tuple[str, str]]:
-    """(method, path template) of every operation the app serves under /api/v1."""
-    found = []
-    for route, path in _api_routes():
-        if path.startswith(PREFIX + "/"):
-            found += [(m, path) for m in sorted(route.methods)]
-    return sorted(found)
-
-
-OPERATIONS = _operations()
+OPERATIONS = operations()
 
 
 # ---- what each route needs to reach its authorization check ------------------------------
@@ -285,7 +262,7 @@ def test_the_table_lists_every_route() -> None:
 
 
 def test_every_operation_authenticates_before_reading_its_input() -> None:
-    routes = _api_routes()
+    routes = api_routes()
     assert len(routes) >= 40
     for route, path in routes:
         assert isinstance(route, AuthenticatedRoute), path

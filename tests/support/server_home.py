@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from unittest import mock
 
+from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
 
 from mlgov.api import Actor, Platform
@@ -21,7 +22,7 @@ from mlgov.api import models as models_api
 from mlgov.api import tokens as tokens_api
 from mlgov.api import users as users_api
 from mlgov.config import TELEMETRY_OFF, Settings, load_settings
-from mlgov.server.app import create_app
+from mlgov.server.app import PREFIX, create_app
 from mlgov.server.auth import FailureThrottle
 
 ADMIN = "ada"
@@ -76,6 +77,28 @@ class Governed:
 
     def bearer(self, role: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[role]}"}
+
+
+def api_routes() -> list[tuple[APIRoute, str]]:
+    """Every APIRoute of the app with the path it is served at. FastAPI 0.165 includes
+    routers lazily (`app.routes` holds an `_IncludedRouter` per router):
+    `iter_route_contexts` walks what is actually served, as the OpenAPI generator does."""
+    app = create_app(lambda: None)  # type: ignore[arg-type, return-value]  # never called
+    found = []
+    for context in iter_route_contexts(app.routes):
+        route = context.original_route
+        if isinstance(route, APIRoute):
+            found.append((route, str(context.path)))
+    return found
+
+
+def operations() -> list[tuple[str, str]]:
+    """(method, path template) of every operation the app serves under /api/v1."""
+    found = []
+    for route, path in api_routes():
+        if path.startswith(PREFIX + "/"):
+            found += [(m, path) for m in sorted(route.methods)]
+    return sorted(found)
 
 
 def _env(home: Path) -> dict[str, str]:
