@@ -162,6 +162,9 @@ def evidence_pack(p: Plat, who: Who, model: str, version: str) -> FileResponse:
     """Build the version's evidence pack (its export audited) and answer it as a zip; the
     headers name the manifest's SHA-256 and the audit event of the export."""
     settings = p.settings
+    # The names go into a folder's name: only those of a version that exists (the core's
+    # name rule, 404 otherwise), never a 5,000-character path parameter (OSError, 500).
+    models_api.show(p, who, model, version)
     settings.uploads_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="pack-", dir=settings.uploads_dir))
     try:
