@@ -20,12 +20,19 @@ def serve(settings: Settings, *, host: str, port: int, workers: int) -> None:
         from mlgov.api.errors import BadInput
 
         raise BadInput("--workers must be from 1 to 64")
+    # The client's address (the failure throttle's key, recorded in audit events) comes from
+    # X-Forwarded-For/Forwarded only when the operator names the proxies that may set it
+    # (uvicorn's FORWARDED_ALLOW_IPS). uvicorn's own default trusts 127.0.0.1, where any
+    # local client could then pick a new address per attempt.
+    proxied = bool(os.environ.get("FORWARDED_ALLOW_IPS"))
     check = Platform(settings)
     check.governance().store.engine.dispose()
     home = str(settings.home)
     if workers == 1:
         app = create_app(lambda: load_settings(home=home))
-        uvicorn.run(app, host=host, port=port, log_level="info", server_header=False)
+        uvicorn.run(
+            app, host=host, port=port, log_level="info", server_header=False, proxy_headers=proxied
+        )
         return
     # Several worker processes import the app themselves; they find the home in the environment.
     os.environ["MLGOV_HOME"] = home
@@ -37,4 +44,5 @@ def serve(settings: Settings, *, host: str, port: int, workers: int) -> None:
         workers=workers,
         log_level="info",
         server_header=False,
+        proxy_headers=proxied,
     )

@@ -232,6 +232,9 @@ BAD_CREDENTIALS: list[BadCredential] = [
     BadCredential("real prefix, wrong secret", _tampered),
     BadCredential("expired token", lambda g: f"Bearer {g.expired}"),
     BadCredential("revoked token", lambda g: f"Bearer {g.revoked}"),
+    BadCredential("token of a removed user", lambda g: f"Bearer {g.of_removed_user}"),
+    BadCredential("token with trailing garbage", lambda g: f"Bearer {g.tokens['admin']}x"),
+    BadCredential("two tokens in one header", lambda g: f"Bearer {g.tokens['admin']} x"),
 ]
 
 
@@ -293,15 +296,16 @@ def test_an_unauthenticated_request_with_a_bad_body_is_401_not_422(
 ) -> None:
     method, template = op
     path = template.replace("{", "x").replace("}", "x")  # not even valid path parameters
-    for content in (b"{not json", b'{"unexpected": ["field"]}', b"\xff\xfe"):
-        r = client.request(
-            method,
-            path,
-            params={"limit": "-5", "to": ""},
-            content=content,
-            headers={"Content-Type": "application/json"},
-        )
-        assert r.status_code == 401, (content, r.status_code, r.text[:200])
+    for credential in ({}, {"Authorization": f"Bearer {governed.expired}"}):
+        for content in (b"{not json", b'{"unexpected": ["field"]}', b"\xff\xfe"):
+            r = client.request(
+                method,
+                path,
+                params={"limit": "-5", "to": "", "days": "x"},
+                content=content,
+                headers={"Content-Type": "application/json"} | credential,
+            )
+            assert r.status_code == 401, (content, r.status_code, r.text[:200])
 
 
 @pytest.mark.parametrize("op", OPERATIONS, ids=[f"{m} {p}" for m, p in OPERATIONS])
@@ -415,6 +419,20 @@ def test_a_real_server_process(governed: Governed) -> None:
         assert refused.status_code == 403, refused.text
         me = httpx.get(f"{base}/whoami", headers=governed.bearer("risk_officer"))
         assert me.status_code == 200 and me.json()["name"] == ROLE_USERS["risk_officer"]
+        # A client cannot pick its own address: a new X-Forwarded-For per attempt does not
+        # escape the throttle (uvicorn trusts the header from 127.0.0.1 unless told not to).
+        statuses = [
+            httpx.get(
+                f"{base}/whoami",
+                headers={
+                    "Authorization": f"Bearer {governed.revoked}",
+                    "X-Forwarded-For": f"203.0.113.{i}",
+                    "Forwarded": f"for=198.51.100.{i}",
+                },
+            ).status_code
+            for i in range(12)
+        ]
+        assert statuses[0] == 401 and statuses[-1] == 429, statuses
     finally:
         proc.terminate()
         output = proc.communicate(timeout=20)[0]

@@ -58,6 +58,7 @@ class Governed:
     token_ids: dict[str, int]
     expired: str
     revoked: str
+    of_removed_user: str  # a live token whose user was removed
     victim_token_id: int
     version: str  # registered by dana from a real MLflow run, in develop
     spare_version: str  # owned by VICTIM, for requests that end a version (retirement)
@@ -131,6 +132,9 @@ def build(root: Path) -> Iterator[Governed]:
         victim = tokens_api.create_token(p, admin, VICTIM, name="victim")
         revoked = tokens_api.create_token(p, admin, "dana", name="revoked")
         tokens_api.revoke_token(p, admin, revoked.id)
+        users_api.add_user(p, admin, "gone", ["auditor"])
+        of_removed = tokens_api.create_token(p, admin, "gone", name="of-a-removed-user")
+        users_api.remove_user(p, admin, "gone")
         # Expired: made by a clock two days back, valid one day.
         past = open_governance(settings, clock=FixedClock(datetime.now(UTC) - timedelta(days=2)))
         expired = gov_tokens.create_token(past, ADMIN, "dana", name="expired", days=1)
@@ -174,6 +178,7 @@ def build(root: Path) -> Iterator[Governed]:
             token_ids={role: t.id for role, t in created.items()},
             expired=expired.token,
             revoked=revoked.token,
+            of_removed_user=of_removed.token,
             victim_token_id=victim.id,
             version=target,
             spare_version=spare,
