@@ -12,6 +12,7 @@ support/server_home.py); `test_a_real_server_process` checks the same on one sub
 
 from __future__ import annotations
 
+import re
 import socket
 import subprocess
 import sys
@@ -197,6 +198,14 @@ def _request(
     return client.request(method, path, **kwargs)
 
 
+def _shown(r: httpx.Response) -> str:
+    """A response for a failure message, without any token secret it may carry."""
+    return SECRET.sub("<token>", r.text[:300])
+
+
+SECRET = re.compile(r"mlgov_[0-9a-f]{8}_[A-Za-z0-9_-]{43}")
+
+
 # ---- credentials that prove no one ----------------------------------------------------------
 
 
@@ -286,7 +295,7 @@ def test_no_valid_credential_is_401_with_one_body(
             or r.headers.get("www-authenticate") != "Bearer"
             or r.json() != reference_bodies[bad.family]
         ):
-            wrong.append(f"{bad.name}: {r.status_code} {r.text[:200]}")
+            wrong.append(f"{bad.name}: {r.status_code} {_shown(r)}")
     assert not wrong, wrong
 
 
@@ -320,11 +329,11 @@ def test_each_role_is_allowed_or_refused_as_the_table_says(
         r = _request(client, governed, op, governed.bearer(role), role)
         allowed = Role(role) in expect.roles
         if r.status_code >= 500:
-            wrong.append(f"{role}: server error {r.status_code} {r.text[:300]}")
+            wrong.append(f"{role}: server error {r.status_code} {_shown(r)}")
         elif allowed and r.status_code in (401, 403):
-            wrong.append(f"{role} should be allowed: {r.status_code} {r.text[:300]}")
+            wrong.append(f"{role} should be allowed: {r.status_code} {_shown(r)}")
         elif not allowed and (r.status_code != 403 or r.json()["title"] != "not permitted"):
-            wrong.append(f"{role} should be refused: {r.status_code} {r.text[:300]}")
+            wrong.append(f"{role} should be refused: {r.status_code} {_shown(r)}")
     assert not wrong, wrong
 
 

@@ -18,10 +18,12 @@ operate (segregation of duties), so they are fuzzed up to their 403.
 from __future__ import annotations
 
 import collections
+import json
 import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from unittest import mock
 
@@ -90,6 +92,17 @@ def fuzzing(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fuzzing]:
         )
         with mock.patch.dict(os.environ, g.env, clear=True):
             yield state
+        summary = {
+            "cases": state.cases,
+            "requests": state.requests,
+            "operations": len(state.operations),
+            "request_seconds": round(state.seconds, 1),
+            "statuses": {str(k): v for k, v in sorted(state.statuses.items())},
+            "token_reminted": state.reminted,
+            "examples_per_mode": EXAMPLES,
+        }
+        if report := os.environ.get("MLGOV_FUZZ_REPORT"):  # benchmarks/api_fuzz.py reads it
+            Path(report).write_text(json.dumps(summary))
         print(
             f"\nschema fuzz: {state.cases} cases, {state.requests} requests over "
             f"{len(state.operations)} operations in {state.seconds:.1f} s; statuses "
