@@ -28,7 +28,7 @@ from mlgov.config import Settings
 from mlgov.server import evidence_routes, lifecycle_routes
 from mlgov.server.auth import FailureThrottle, TooManyFailures
 from mlgov.server.cursors import Page, page_after
-from mlgov.server.deps import ROW_ID, AuthenticatedRoute, Body, Plat, Who
+from mlgov.server.deps import BEARER, ROW_ID, AuthenticatedRoute, Body, Plat, Who
 from mlgov.server.problems import PROBLEM_JSON, PROBLEM_RESPONSES, from_error, problem
 
 log = logging.getLogger("mlgov.server")
@@ -86,6 +86,8 @@ def create_app(
         docs_url=None,
         redoc_url=None,
         responses=PROBLEM_RESPONSES,
+        # Documents the bearer scheme on every operation (AuthenticatedRoute does the checking).
+        dependencies=[BEARER],
     )
     # Every operation authenticates before its input is read (AuthenticatedRoute).
     app.router.route_class = AuthenticatedRoute
@@ -285,8 +287,10 @@ def create_app(
     def audit_checkpoint(p: Plat, who: Who) -> Any:
         return audit_api.write_checkpoint(p, who).to_json()
 
-    app.include_router(lifecycle_routes.router, prefix=PREFIX, responses=PROBLEM_RESPONSES)
-    app.include_router(evidence_routes.router, prefix=PREFIX, responses=PROBLEM_RESPONSES)
+    for router in (lifecycle_routes.router, evidence_routes.router):
+        app.include_router(
+            router, prefix=PREFIX, responses=PROBLEM_RESPONSES, dependencies=[BEARER]
+        )
     return app
 
 

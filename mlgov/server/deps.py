@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Path, Request, Response
 from fastapi.routing import APIRoute
+from fastapi.security import HTTPBearer
 from pydantic import BaseModel, ConfigDict
 from starlette.concurrency import run_in_threadpool
 
@@ -74,6 +75,9 @@ def _caller(request: Request) -> Actor:
 
 
 Who = Annotated[Actor, Depends(_caller)]
+# The OpenAPI document's security scheme. It checks nothing (auto_error=False): by the time
+# dependencies run, AuthenticatedRoute has proven the caller.
+BEARER = Depends(HTTPBearer(auto_error=False, description="a personal access token"))
 
 # Bounds of numbers in paths and queries: beyond them the store (SQLite's 64-bit integers),
 # datetime arithmetic or numpy's seeds overflow, and a 500 would be the answer.
