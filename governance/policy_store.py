@@ -138,6 +138,9 @@ def in_force(session: Session) -> Policy:
 
 def set_policy(gov: Governance, actor: str, document: str, *, source: str) -> dict[str, Any]:
     """Put `document` in force (admin); refused, with nothing written, if it is invalid."""
+    with gov.store.read() as s:
+        # Who may comes first: a non-admin learns nothing of how a document is validated.
+        gov.authorize(s, actor, Action.MANAGE_POLICY)
     policy = parse_policy(document, source=source)
     source = free_text(Path(source).name[:200], "policy file name") or "policy.toml"
     with gov.store.transaction() as s:

@@ -101,6 +101,12 @@ def retire_stale(
     from mlgov.governance import staleness
 
     gov = platform.governance()
+    if not dry_run:
+        # Refused to whoever may not retire, whether or not anything is stale right now.
+        from mlgov.governance.roles import Action
+
+        with gov.store.read() as s:
+            gov.authorize(s, actor.name, Action.RETIRE)
     found = staleness.find_stale(
         gov, actor.name, days=days, model=model, include_serving=include_serving
     )

@@ -33,9 +33,9 @@ from mlgov.server import evidence_routes, lifecycle_routes, oidc
 from mlgov.server.auth import FailureThrottle, TooManyFailures
 from mlgov.server.console import router as console_router
 from mlgov.server.cursors import Page, page_after
-from mlgov.server.deps import Body, Plat, Who
+from mlgov.server.deps import BEARER, ROW_ID, AuthenticatedRoute, Body, Plat, Who
 from mlgov.server.idempotency import Idem
-from mlgov.server.problems import PROBLEM_JSON, from_error, problem
+from mlgov.server.problems import PROBLEM_JSON, PROBLEM_RESPONSES, from_error, problem
 from mlgov.server.request_ids import RequestIds
 
 log = logging.getLogger("mlgov.server")
@@ -101,7 +101,12 @@ def create_app(
         openapi_url=f"{PREFIX}/openapi.json",
         docs_url=None,
         redoc_url=None,
+        responses=PROBLEM_RESPONSES,
+        # Documents the bearer scheme on every operation (AuthenticatedRoute does the checking).
+        dependencies=[BEARER],
     )
+    # Every operation authenticates before its input is read (AuthenticatedRoute).
+    app.router.route_class = AuthenticatedRoute
     app.state.settings = settings
     app.state.throttle = throttle or FailureThrottle()
     app.add_middleware(RequestIds)
@@ -129,8 +134,11 @@ def create_app(
 
     @app.exception_handler(StarletteHTTPException)
     def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        # Its headers too: a 405 says which methods the path allows (Allow).
         return _problem_response(
-            exc.status_code, problem(exc.status_code, str(exc.detail), str(exc.detail))
+            exc.status_code,
+            problem(exc.status_code, str(exc.detail), str(exc.detail)),
+            **(exc.headers or {}),
         )
 
     @app.exception_handler(Exception)
@@ -179,7 +187,7 @@ def create_app(
         return created.to_json()
 
     @app.delete(f"{PREFIX}/tokens/{{token_id}}")
-    def revoke_token(p: Plat, who: Who, token_id: int, idem: Idem) -> Any:
+    def revoke_token(p: Plat, who: Who, token_id: Annotated[int, ROW_ID], idem: Idem) -> Any:
         return idem.run(p, who, None, lambda: tokens_api.revoke_token(p, who, token_id).to_json())
 
     @app.get(f"{PREFIX}/policy")
@@ -371,8 +379,10 @@ def create_app(
     def audit_checkpoint(p: Plat, who: Who, idem: Idem) -> Any:
         return idem.run(p, who, None, lambda: audit_api.write_checkpoint(p, who).to_json())
 
-    app.include_router(lifecycle_routes.router, prefix=PREFIX)
-    app.include_router(evidence_routes.router, prefix=PREFIX)
+    for router in (lifecycle_routes.router, evidence_routes.router):
+        app.include_router(
+            router, prefix=PREFIX, responses=PROBLEM_RESPONSES, dependencies=[BEARER]
+        )
     app.include_router(console_router)  # the web console at / (mlgov/server/console)
     return app
 

@@ -18,11 +18,18 @@ from mlgov.api import errors
 from mlgov.api import models as models_api
 from mlgov.api import monitoring as monitoring_api
 from mlgov.api import reports as reports_api
-from mlgov.server.deps import Body, Plat, Who
+from mlgov.server.deps import MAX_SEED, ROW_ID, AuthenticatedRoute, Body, Plat, Who
 from mlgov.server.idempotency import Idem
 from mlgov.server.uploads import data_suffix, received
 
-router = APIRouter()
+router = APIRouter(route_class=AuthenticatedRoute)
+# An upload's body: the file's bytes, CSV or Parquet (uploads.DATA_TYPES).
+DATA_BODY = {
+    "requestBody": {
+        "content": {"text/csv": {}, "application/vnd.apache.parquet": {}},
+        "required": True,
+    }
+}
 VERSION = "/models/{model}/versions/{version}"
 
 
@@ -52,7 +59,7 @@ def write_card(p: Plat, who: Who, model: str, version: str, body: CardRevision, 
 
 @router.put(
     f"{VERSION}/reference",
-    openapi_extra={"requestBody": {"content": {"text/csv": {}}, "required": True}},
+    openapi_extra=DATA_BODY,
 )
 async def record_reference(
     request: Request, p: Plat, who: Who, model: str, version: str, filename: str | None = None
@@ -75,7 +82,7 @@ async def record_reference(
 @router.post(
     f"{VERSION}/drift-checks",
     status_code=201,
-    openapi_extra={"requestBody": {"content": {"text/csv": {}}, "required": True}},
+    openapi_extra=DATA_BODY,
 )
 async def check_drift(
     request: Request,
@@ -84,8 +91,8 @@ async def check_drift(
     model: str,
     version: str,
     filename: str | None = None,
-    sample: Annotated[int | None, Query(ge=1)] = None,
-    seed: int | None = None,
+    sample: Annotated[int | None, Query(ge=1, le=MAX_SEED)] = None,
+    seed: Annotated[int | None, Query(ge=0, le=MAX_SEED)] = None,
     engine: str | None = None,
     cross_check: bool = False,
 ) -> Any:
@@ -114,8 +121,14 @@ async def check_drift(
     return checked.to_json()
 
 
-@router.get(f"{VERSION}/drift-checks/{{result_id}}/report", response_class=FileResponse)
-def drift_report(p: Plat, who: Who, model: str, version: str, result_id: int) -> FileResponse:
+@router.get(
+    f"{VERSION}/drift-checks/{{result_id}}/report",
+    response_class=FileResponse,
+    responses={200: {"description": "The Evidently report", "content": {"text/html": {}}}},
+)
+def drift_report(
+    p: Plat, who: Who, model: str, version: str, result_id: Annotated[int, ROW_ID]
+) -> FileResponse:
     """The check's Evidently HTML report, as a download: its scripts must not run with the
     server's origin (they would see the console's cookies), so it is sandboxed too."""
     checks = monitoring_api.drift_history(p, who, model, version).results
@@ -148,11 +161,18 @@ def acknowledge_review(
     return idem.run(p, who, body, work)
 
 
-@router.post(f"{VERSION}/evidence-packs", response_class=FileResponse)
+@router.post(
+    f"{VERSION}/evidence-packs",
+    response_class=FileResponse,
+    responses={200: {"description": "The evidence pack", "content": {"application/zip": {}}}},
+)
 def evidence_pack(p: Plat, who: Who, model: str, version: str) -> FileResponse:
     """Build the version's evidence pack (its export audited) and answer it as a zip; the
     headers name the manifest's SHA-256 and the audit event of the export."""
     settings = p.settings
+    # The names go into a folder's name: only those of a version that exists (the core's
+    # name rule, 404 otherwise), never a 5,000-character path parameter (OSError, 500).
+    models_api.show(p, who, model, version)
     settings.uploads_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="pack-", dir=settings.uploads_dir))
     try:

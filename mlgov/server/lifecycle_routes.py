@@ -11,10 +11,10 @@ from pydantic import Field
 from mlgov.api import models as models_api
 from mlgov.api import reconcile as reconcile_api
 from mlgov.api import retirement as retirement_api
-from mlgov.server.deps import Body, Plat, Who
+from mlgov.server.deps import MAX_DAYS, AuthenticatedRoute, Body, Plat, Who
 from mlgov.server.idempotency import Idem
 
-router = APIRouter()
+router = APIRouter(route_class=AuthenticatedRoute)
 VERSION = "/models/{model}/versions/{version}"
 
 
@@ -40,7 +40,7 @@ class Retirement(Body):
 
 
 class StaleSweep(Body):
-    days: int | None = Field(default=None, ge=1)
+    days: int | None = Field(default=None, ge=1, le=MAX_DAYS)
     model: str | None = None
     include_serving: bool = False
 
@@ -97,7 +97,7 @@ def retire(p: Plat, who: Who, model: str, version: str, body: Retirement, idem: 
 def find_stale(
     p: Plat,
     who: Who,
-    days: Annotated[int | None, Query(ge=1)] = None,
+    days: Annotated[int | None, Query(ge=1, le=MAX_DAYS)] = None,
     model: str | None = None,
     include_serving: bool = False,
 ) -> Any:

@@ -25,12 +25,19 @@ def serve(settings: Settings, *, host: str, port: int, workers: int) -> None:
     # Half an OIDC configuration or an unusable JWKS file stops the server here (exit 2).
     configured = load_oidc_settings()
     verifier = oidc.verifier(configured) if configured else None
+    # The client's address (the failure throttle's key, recorded in audit events) comes from
+    # X-Forwarded-For/Forwarded only when the operator names the proxies that may set it
+    # (uvicorn's FORWARDED_ALLOW_IPS). uvicorn's own default trusts 127.0.0.1, where any
+    # local client could then pick a new address per attempt.
+    proxied = bool(os.environ.get("FORWARDED_ALLOW_IPS"))
     check = Platform(settings)
     check.governance().store.engine.dispose()
     home = str(settings.home)
     if workers == 1:
         app = create_app(lambda: load_settings(home=home), verifier=verifier)
-        uvicorn.run(app, host=host, port=port, log_level="info", server_header=False)
+        uvicorn.run(
+            app, host=host, port=port, log_level="info", server_header=False, proxy_headers=proxied
+        )
         return
     # Several worker processes import the app themselves; they find the home in the environment.
     os.environ["MLGOV_HOME"] = home
@@ -42,4 +49,5 @@ def serve(settings: Settings, *, host: str, port: int, workers: int) -> None:
         workers=workers,
         log_level="info",
         server_header=False,
+        proxy_headers=proxied,
     )
