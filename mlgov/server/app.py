@@ -219,7 +219,8 @@ def create_app(
         tier: str | None = None,
         owner: str | None = None,
     ) -> Any:
-        return models_api.list_versions(p, who, stage=stage, tier=tier, owner=owner).to_json()
+        rows = models_api.list_versions(p, who, stage=stage, tier=tier, owner=owner).to_json()
+        return JSONResponse(rows)  # already JSON-ready: FastAPI's encoder would walk it again
 
     @app.get(f"{PREFIX}/models/{{model}}")
     def show_model(p: Plat, who: Who, model: str) -> Any:
@@ -322,7 +323,8 @@ def create_app(
 
     @app.get(f"{PREFIX}/inventory")
     def inventory(p: Plat, who: Who, at: str | None = None, stage: str | None = None) -> Any:
-        return reports_api.inventory(p, who, at=at, stage=stage).to_json()
+        rows = reports_api.inventory(p, who, at=at, stage=stage).to_json()
+        return JSONResponse(rows)  # already JSON-ready: FastAPI's encoder would walk it again
 
     @app.get(f"{version_path}/drift-checks")
     def drift_history(p: Plat, who: Who, model: str, version: str) -> Any:
