@@ -242,7 +242,7 @@ def record_drift(
     if reference is not None:
         check_data_file(reference, "reference file")
     if html_out is not None:
-        _check_html_out(html_out, overwrite_html, current, reference)
+        check_html_out(html_out, overwrite_html, current, reference)
     # A --reference file is profiled as `models reference` profiles one: the engines need
     # each column's kind, which only a recorded reference carries.
     given = gov.ports["datasets"].describe(reference) if reference is not None else None
@@ -306,7 +306,7 @@ def record_drift(
     return view
 
 
-def _check_html_out(html_out: Path, overwrite: bool, *inputs: Path | None) -> None:
+def check_html_out(html_out: Path, overwrite: bool, *inputs: Path | None) -> None:
     """Refused before any work: a report never silently replaces a file, nor ever the data."""
     if not html_out.parent.is_dir():
         raise BadInput(f"cannot write {html_out}: directory {html_out.parent} does not exist")

@@ -204,15 +204,10 @@ def write_card(
 ) -> Card:
     """A new audited card revision: the TOML file's fields, then `fields`, then KEY=VALUE
     assignments, merged over the current card (or replacing it)."""
-    from pathlib import Path
-
     from mlgov.governance import cards
 
     gov = platform.governance()
-    merged = cards.read_card_file(Path(card_file)) if card_file else {}
-    merged.update(fields or {})
-    merged.update(cards.parse_assignments(list(assignments)))
-    fields = merged
+    fields = card_fields(card_file, assignments, fields)
     return Card.of(cards.set_card(gov, actor.name, model, version, fields, replace=replace))
 
 
@@ -239,6 +234,23 @@ def card(
         card_file=card_file,
         replace=replace,
     )
+
+
+def card_fields(
+    card_file: str | None = None,
+    assignments: Sequence[str] = (),
+    fields: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """The fields a card revision sets: the TOML file's, then `fields`, then KEY=VALUE
+    assignments (each later one wins). Reads only the file: a server's client uses it too."""
+    from pathlib import Path
+
+    from mlgov.governance import cards
+
+    merged = cards.read_card_file(Path(card_file)) if card_file else {}
+    merged.update(fields or {})
+    merged.update(cards.parse_assignments(list(assignments)))
+    return merged
 
 
 def record_reference(

@@ -137,6 +137,14 @@ def check_drift(
     return DriftCheck.of(view)
 
 
+def check_html_out(html_out: Path, overwrite: bool, *inputs: Path | None) -> None:
+    """Refused before any work, as `check_drift` does: a report never silently replaces a
+    file, nor ever the data. Touches only the files: a server's client uses it too."""
+    from mlgov.governance.drift_checks import check_html_out as check
+
+    check(html_out, overwrite, *inputs)
+
+
 def run_monitoring(platform: Platform, actor: Actor, *, model: str | None = None) -> MonitorRun:
     """Check every serving version (or `model`'s) on what it served since the last run and
     set its health; one version's failure does not stop the others."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from mlgov.api.models import (
     Reference,
     TierConfirmation,
     VersionList,
+    card_fields,
 )
 from mlgov.api.results import Record, revive
 from mlgov.client._paths import seg, version_path
@@ -88,30 +88,11 @@ def write_card(
     fields: Mapping[str, str] | None = None,
     replace: bool = False,
 ) -> Card:
-    merged = _card_file(Path(card_file)) if card_file else {}
-    merged.update(fields or {})
-    for item in assignments:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise BadInput(f"--set takes KEY=VALUE, got {item!r}")
-        merged[key.strip()] = value
+    merged = card_fields(card_file, assignments, fields)
     if not merged:
         raise BadInput("no card fields given: use --set KEY=VALUE or --file CARD.toml")
     body = {"fields": merged, "replace": replace}
     return revive(Card, conn.put(f"{version_path(model, version)}/card", body))
-
-
-def _card_file(path: Path) -> dict[str, str]:
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise BadInput(f"card file {path} not found") from None
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise BadInput(f"card file {path} is not readable TOML: {exc}") from None
-    bad = [k for k, v in data.items() if not isinstance(v, str)]
-    if bad:
-        raise BadInput(f"card file {path}: key '{bad[0]}' must be a string (text of the field)")
-    return data
 
 
 def card(

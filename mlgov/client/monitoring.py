@@ -8,7 +8,13 @@ from pathlib import Path
 
 from mlgov.api.actor import Actor
 from mlgov.api.errors import BadInput
-from mlgov.api.monitoring import DriftCheck, DriftHistory, MonitorRun, ReviewAck
+from mlgov.api.monitoring import (
+    DriftCheck,
+    DriftHistory,
+    MonitorRun,
+    ReviewAck,
+    check_html_out,
+)
 from mlgov.api.results import revive
 from mlgov.client._paths import version_path
 from mlgov.client.connection import ServerConnection
@@ -36,7 +42,7 @@ def check_drift(
             hint="record it with `mlgov models reference MODEL VERSION FILE`",
         )
     if html_out is not None:
-        _check_html_out(html_out, overwrite_html, current)
+        check_html_out(html_out, overwrite_html, current)
     if progress is not None:
         progress(f"uploading {current.name} to {conn.url} for the drift check ...")
     path = f"{version_path(model, version)}/drift-checks"
@@ -47,23 +53,6 @@ def check_drift(
     if html_out is not None:
         conn.download("GET", f"{path}/{checked.result_id}/report", html_out)
     return checked
-
-
-def _check_html_out(html_out: Path, overwrite: bool, current: Path) -> None:
-    """Refused before the upload, as in embedded mode: never replace a file silently."""
-    if not html_out.parent.is_dir():
-        raise BadInput(f"cannot write {html_out}: directory {html_out.parent} does not exist")
-    if not (html_out.exists() or html_out.is_symlink()):
-        return
-    if not html_out.is_file():
-        raise BadInput(f"--html {html_out} exists and is not a regular file")
-    if current.exists() and html_out.samefile(current):
-        raise BadInput(f"--html {html_out} is the data file being checked")
-    if not overwrite:
-        raise BadInput(
-            f"--html {html_out} already exists",
-            hint="give a new file name, or add --force to replace it",
-        )
 
 
 def run_monitoring(conn: ServerConnection, actor: Actor, *, model: str | None = None) -> MonitorRun:

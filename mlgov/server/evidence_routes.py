@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -14,10 +15,11 @@ from pydantic import Field
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
-from mlgov.api import errors
+from mlgov.api import Platform, errors
 from mlgov.api import models as models_api
 from mlgov.api import monitoring as monitoring_api
 from mlgov.api import reports as reports_api
+from mlgov.api.results import Result
 from mlgov.server.deps import MAX_SEED, ROW_ID, AuthenticatedRoute, Body, Plat, Who
 from mlgov.server.idempotency import Idem
 from mlgov.server.uploads import data_suffix, received
@@ -57,14 +59,10 @@ def write_card(p: Plat, who: Who, model: str, version: str, body: CardRevision, 
     return idem.run(p, who, body, work)
 
 
-@router.put(
-    f"{VERSION}/reference",
-    openapi_extra=DATA_BODY,
-)
-async def record_reference(
-    request: Request, p: Plat, who: Who, model: str, version: str, filename: str | None = None
+async def _with_upload(
+    request: Request, p: Platform, filename: str | None, use: Callable[[Path], Result]
 ) -> Any:
-    """The body is the CSV (text/csv) or Parquet (application/vnd.apache.parquet) file."""
+    """The body streamed to a file of its own, `use`d off the event loop, then removed."""
     settings = p.settings
     async with received(
         request,
@@ -73,10 +71,24 @@ async def record_reference(
         suffix=data_suffix(request),
         name=filename,
     ) as file:
-        recorded = await run_in_threadpool(
-            models_api.record_reference, p, who, model, version, str(file)
-        )
-    return recorded.to_json()
+        done = await run_in_threadpool(use, file)
+    return done.to_json()
+
+
+@router.put(
+    f"{VERSION}/reference",
+    openapi_extra=DATA_BODY,
+)
+async def record_reference(
+    request: Request, p: Plat, who: Who, model: str, version: str, filename: str | None = None
+) -> Any:
+    """The body is the CSV (text/csv) or Parquet (application/vnd.apache.parquet) file."""
+    return await _with_upload(
+        request,
+        p,
+        filename,
+        lambda file: models_api.record_reference(p, who, model, version, str(file)),
+    )
 
 
 @router.post(
@@ -97,28 +109,21 @@ async def check_drift(
     cross_check: bool = False,
 ) -> Any:
     """The body is the current data (CSV or Parquet), checked against the recorded reference."""
-    settings = p.settings
-    async with received(
-        request,
-        directory=settings.uploads_dir,
-        limit=settings.max_upload_bytes,
-        suffix=data_suffix(request),
-        name=filename,
-    ) as file:
-        checked = await run_in_threadpool(
-            lambda: monitoring_api.check_drift(
-                p,
-                who,
-                model,
-                version,
-                file,
-                sample=sample,
-                seed=seed,
-                engine=engine,
-                cross_check=cross_check,
-            )
+
+    def check(file: Path) -> Result:
+        return monitoring_api.check_drift(
+            p,
+            who,
+            model,
+            version,
+            file,
+            sample=sample,
+            seed=seed,
+            engine=engine,
+            cross_check=cross_check,
         )
-    return checked.to_json()
+
+    return await _with_upload(request, p, filename, check)
 
 
 @router.get(

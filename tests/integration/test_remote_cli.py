@@ -7,28 +7,27 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 import warnings
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from support.server_process import (
+    drop_database,
+    free_port,
+    own_database,
+    start_server,
+    stop_server,
+)
 
 from .conftest import ADMIN, CARD, POLICY, TEAM, Home, Servers  # noqa: TID252
 
 pytestmark = pytest.mark.slow
 ORDERED_STEPS = True
 MODEL = "remote"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Remote:
@@ -68,27 +67,6 @@ PG_URL = os.environ.get("MLGOV_TEST_PG_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 
 
-def _own_database(url: str) -> str:
-    """A database of this module's own on the test server, emptied (others may be using the
-    one MLGOV_TEST_PG_URL names)."""
-    from sqlalchemy import create_engine, make_url, text
-
-    base = make_url(url)
-    name = f"{base.database}_remote_cli"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        if conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}) is None:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    own = base.set(database=name)
-    engine = create_engine(own)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
-    return own.render_as_string(hide_password=False)
-
-
 @pytest.fixture(scope="module", params=BACKENDS)
 def remote(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
     """The server's governance store on SQLite, and on PostgreSQL when one is given."""
@@ -102,7 +80,8 @@ def remote(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     h = Home(root=base / "home", files=files, policy=policy)
     if request.param == "postgresql":
         assert PG_URL is not None
-        server_env = h.env() | {"MLGOV_DB_URL": _own_database(PG_URL)}
+        db_url = own_database(PG_URL, "remote_cli")
+        server_env = h.env() | {"MLGOV_DB_URL": db_url}
         h.env = lambda: server_env  # type: ignore[method-assign]
     x_train, x_test, _, _ = breast_cancer_frames(0)
     x_train.to_csv(files / "ref.csv", index=False)
@@ -118,23 +97,7 @@ def remote(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         )
     users = (ADMIN, "dana", "rita", "omar", "eve", "aud")
     tokens = {u: h.json(ADMIN, "tokens", "create", u)["token"] for u in users}
-    port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mlgov.cli.main", "server", "--port", str(port)],
-        env=h.env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(f"{url}/api/v1/openapi.json", timeout=1)
-            break
-        except httpx.TransportError:
-            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
-            time.sleep(0.2)
+    proc, url = start_server(h.env())
     servers = Servers(h)
     state = {
         "remote": Remote(url, tokens, base, files),
@@ -148,8 +111,9 @@ def remote(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         yield state
     finally:
         servers.stop_all()
-        proc.terminate()
-        output = proc.communicate(timeout=20)[0]
+        output = stop_server(proc)
+        if request.param == "postgresql":
+            drop_database(server_env["MLGOV_DB_URL"])
         for secret in tokens.values():
             assert secret not in output
     assert not (base / "no-home").exists()
@@ -270,7 +234,7 @@ def test_errors_keep_their_exit_codes_and_a_dead_server_is_3(remote) -> None:
     assert "server's host" in init.stderr
     dead = subprocess.run(
         [sys.executable, "-m", "mlgov.cli.main", "whoami"],
-        env=r.env("aud") | {"MLGOV_URL": f"http://127.0.0.1:{_free_port()}"},
+        env=r.env("aud") | {"MLGOV_URL": f"http://127.0.0.1:{free_port()}"},
         capture_output=True,
         text=True,
         timeout=120,

@@ -5,10 +5,6 @@ downloaded as a zip and verified), every call with a token."""
 from __future__ import annotations
 
 import io
-import socket
-import subprocess
-import sys
-import time
 import warnings
 import zipfile
 from pathlib import Path
@@ -16,6 +12,7 @@ from pathlib import Path
 import httpx
 import pandas as pd
 import pytest
+from support.server_process import start_server, stop_server
 
 from .conftest import ADMIN, CARD, POLICY, TEAM, Home  # noqa: TID252 (conftest is no package)
 
@@ -23,12 +20,6 @@ pytestmark = pytest.mark.slow
 ORDERED_STEPS = True
 MODEL = "scoring"
 LIMIT_MB = 1
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -56,23 +47,8 @@ def api(tmp_path_factory: pytest.TempPathFactory):
     users = ("dana", "rita", "eve", "aud", ADMIN)
     tokens = {u: h.json(ADMIN, "tokens", "create", u)["token"] for u in users}
 
-    port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mlgov.cli.main", "server", "--port", str(port)],
-        env=h.env() | {"MLGOV_MAX_UPLOAD_MB": str(LIMIT_MB)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}/api/v1"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(f"{url}/openapi.json", timeout=1)
-            break
-        except httpx.TransportError:
-            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
-            time.sleep(0.2)
+    proc, base_url = start_server(h.env() | {"MLGOV_MAX_UPLOAD_MB": str(LIMIT_MB)})
+    url = f"{base_url}/api/v1"
 
     def call(method: str, path: str, user: str, body: object = None, **kw) -> httpx.Response:
         headers = {"Authorization": f"Bearer {tokens[user]}", **kw.pop("headers", {})}
@@ -80,8 +56,7 @@ def api(tmp_path_factory: pytest.TempPathFactory):
 
     state = {"call": call, "url": url, "home": h, "run_id": run_id, "files": files, "version": None}
     yield state
-    proc.terminate()
-    output = proc.communicate(timeout=20)[0]
+    output = stop_server(proc)
     for secret in tokens.values():
         assert secret not in output
     assert "mean radius" not in output  # no column of the uploaded data reached the log

@@ -3,25 +3,15 @@ MLflow store, real Evidently drift check, real BentoML build), every call with a
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
-import time
-
 import httpx
 import pytest
+from support.server_process import start_server, stop_server
 
 from .conftest import ADMIN, POLICY, TEAM, Home  # noqa: TID252 (conftest is not a package module)
 
 pytestmark = pytest.mark.slow
 ORDERED_STEPS = True
 MODEL = "scoring"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -47,31 +37,15 @@ def api(tmp_path_factory: pytest.TempPathFactory):
         u: h.json(ADMIN, "tokens", "create", u)["token"] for u in ("dana", "rita", "omar", "eve")
     }
 
-    port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mlgov.cli.main", "server", "--port", str(port)],
-        env=h.env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}/api/v1"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(f"{url}/openapi.json", timeout=1)
-            break
-        except httpx.TransportError:
-            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
-            time.sleep(0.2)
+    proc, base_url = start_server(h.env())
+    url = f"{base_url}/api/v1"
 
     def call(method: str, path: str, user: str, body: object = None) -> httpx.Response:
         headers = {"Authorization": f"Bearer {tokens[user]}"}
         return httpx.request(method, url + path, headers=headers, json=body, timeout=300)
 
     yield {"call": call, "home": h, "version": version, "files": files}
-    proc.terminate()
-    output = proc.communicate(timeout=20)[0]
+    output = stop_server(proc)
     for secret in tokens.values():
         assert secret not in output
 

@@ -6,16 +6,13 @@ BentoML builds. The full count (16 clients x 100 rounds) is `benchmarks/api_race
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
 import threading
-import time
 import warnings
 from collections import Counter
 
 import httpx
 import pytest
+from support.server_process import drop_database, own_database, start_server, stop_server
 
 from .conftest import ADMIN, CARD, POLICY, Home  # noqa: TID252 (conftest is no package)
 
@@ -31,39 +28,12 @@ MODEL = "race"
 OFFICERS = tuple(f"ro{i}" for i in range(CLIENTS - 1))  # and the requester: 16 clients
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _own_database(url: str) -> str:
-    """A database of this module's own on the test server (others may be using the one
-    MLGOV_TEST_PG_URL names), emptied."""
-    from sqlalchemy import create_engine, make_url, text
-
-    base = make_url(url)
-    name = f"{base.database}_http_races"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        if conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}) is None:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    own = base.set(database=name)
-    engine = create_engine(own)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
-    return own.render_as_string(hide_password=False)
-
-
 @pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory):
     from support.toy_models import breast_cancer_frames, log_toy_model
 
     assert PG_URL is not None
-    db_url = _own_database(PG_URL)
+    db_url = own_database(PG_URL, "http_races")
     base = tmp_path_factory.mktemp("rest-races")
     files = base / "files"
     files.mkdir()
@@ -88,31 +58,16 @@ def api(tmp_path_factory: pytest.TempPathFactory):
         run_id, _ = log_toy_model(
             h.tracking_uri, experiment="races", artifact_location=str(h.artifact_root)
         )
-    port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mlgov.cli.main", "server", "--port", str(port), "--workers", "4"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}/api/v1"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(f"{url}/openapi.json", timeout=1)
-            break
-        except httpx.TransportError:
-            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
-            time.sleep(0.3)
+    proc, base_url = start_server(env, "--workers", "4")
+    url = f"{base_url}/api/v1"
 
     def call(method: str, path: str, user: str, body: object = None, **kw) -> httpx.Response:
         headers = {"Authorization": f"Bearer {tokens[user]}", **kw.pop("headers", {})}
         return httpx.request(method, url + path, headers=headers, json=body, timeout=600, **kw)
 
     yield {"call": call, "run_id": run_id, "files": files, "approved": [], "home": h, "env": env}
-    proc.terminate()
-    output = proc.communicate(timeout=30)[0]
+    output = stop_server(proc)
+    drop_database(db_url)
     assert "Traceback" not in output, output[-3000:]
 
 
