@@ -21,7 +21,8 @@ from sqlalchemy.orm import Session
 from mlgov.governance.approvals import EXPIRED, effective_state, latest_request
 from mlgov.governance.clock import isoformat
 from mlgov.governance.deployments import active_for_version
-from mlgov.governance.errors import BadInput, IllegalTransition, MlgovError
+from mlgov.governance import validate
+from mlgov.governance.errors import BadInput, IllegalTransition, MlgovError, NotFound
 from mlgov.governance.lifecycle import Stage
 from mlgov.governance.roles import Action
 from mlgov.governance.tables import Deployment, DriftRecord, Model, ModelVersion
@@ -85,8 +86,9 @@ def find_stale(
         gov.authorize(s, actor, Action.READ)
         stmt = select(ModelVersion).join(Model).where(ModelVersion.stage != Stage.RETIRE.value)
         if model:
+            model = validate.model_name(model)
             if s.scalar(select(Model.id).where(Model.name == model)) is None:
-                gov.version(s, model, "0")  # raises the clear "unknown model" error
+                raise NotFound(f"unknown model '{model}'", hint="see `mlgov models list`")
             stmt = stmt.where(Model.name == model)
         for v in s.scalars(stmt.order_by(Model.name, ModelVersion.id)):
             serving = bool(active_for_version(s, v))

@@ -6,8 +6,10 @@ from __future__ import annotations
 import multiprocessing as mp
 from pathlib import Path
 
+import pytest
+
 from mlgov.governance import approvals
-from mlgov.governance.errors import ExternalError
+from mlgov.governance.errors import ExternalError, NotFound
 from mlgov.governance.staleness import find_stale, retire_stale
 
 
@@ -134,3 +136,9 @@ def test_failed_retire_with_external_error_is_reported(governed, fake_registry, 
     result = retire_stale(governed, "ro1", find_stale(governed, "ro1"))
     assert result["failed"] and "refused mirror" in result["failed"][0]["error"]
     assert isinstance(ExternalError("x"), Exception)
+
+
+def test_unknown_model_is_not_found(governed):
+    # NotFound, which the server answers 404 (a bad version "0" once made it a 400)
+    with pytest.raises(NotFound, match="unknown model 'nope'"):
+        find_stale(governed, "ro1", model="nope")

@@ -198,6 +198,8 @@ def test_retirement_stale_listing_and_reconcile(api) -> None:
     stale = call("GET", "/stale-versions?days=1", "rita")
     assert stale.status_code == 200 and stale.json() == [], stale.text  # active today
     assert call("GET", "/stale-versions?days=0", "rita").status_code == 422
+    unknown = call("GET", "/stale-versions?model=nope", "rita")
+    assert unknown.status_code == 404 and "unknown model 'nope'" in unknown.text, unknown.text
     no_reason = call("POST", f"{_path(api)}/retirement", "rita", {})
     assert no_reason.status_code == 422
     # Not the owner (who may retire a version that is not serving), nor a risk officer.
