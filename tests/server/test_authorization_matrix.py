@@ -23,6 +23,15 @@ from typing import Any
 
 import httpx
 import pytest
+from support.jwt_tokens import (
+    ISSUER,
+    Signer,
+    claims_of,
+    hand_made,
+    tampered_payload,
+    tampered_signature,
+    verifier,
+)
 from support.server_home import LEAVER, MODEL, ROLE_USERS, VICTIM, Governed, api_routes, operations
 
 from mlgov.governance.roles import Action, Role, roles_for
@@ -222,9 +231,7 @@ class BadCredential:
     credential was presented, "refused" when one was and it proves no one (the same body for
     every reason, so a caller cannot tell unknown from expired or revoked).
 
-    Extension point for the OIDC/JWT work (another branch): append JWT cases here (wrong
-    audience, wrong issuer, expired, tampered signature, `alg: none`, HS256 signed with the
-    public key), each with family "refused"; the matrix then runs them on every route."""
+    The matrix's app has OIDC on (IDP below), so the JWT cases run on every route too."""
 
     name: str
     header: Callable[[Governed], str | None]
@@ -250,12 +257,63 @@ BAD_CREDENTIALS: list[BadCredential] = [
     BadCredential("token of a removed user", lambda g: f"Bearer {g.of_removed_user}"),
     BadCredential("token with trailing garbage", lambda g: f"Bearer {g.tokens['admin']}x"),
     BadCredential("two tokens in one header", lambda g: f"Bearer {g.tokens['admin']} x"),
+    # JWTs naming the admin, each wrong in one way; a fresh token (own jti) per request.
+    BadCredential("JWT expired", lambda g: _jwt(exp=int(time.time()) - 120)),
+    BadCredential("JWT not yet valid", lambda g: _jwt(nbf=int(time.time()) + 600)),
+    BadCredential("JWT wrong issuer", lambda g: _jwt(iss=ISSUER + "/evil")),
+    BadCredential("JWT wrong audience", lambda g: _jwt(aud="someone-else")),
+    BadCredential("JWT without expiry", lambda g: _jwt(exp=None)),
+    BadCredential("JWT tampered signature", lambda g: f"Bearer {tampered_signature(_raw())}"),
+    BadCredential(
+        "JWT tampered payload",
+        lambda g: (
+            f"Bearer {tampered_payload(_raw(ROLE_USERS['auditor']), preferred_username=ADMIN_NAME)}"
+        ),
+    ),
+    BadCredential(
+        "JWT alg none", lambda g: f"Bearer {hand_made({'alg': 'none', 'kid': IDP.kid}, _payload())}"
+    ),
+    BadCredential(
+        "JWT HS256 keyed with the public key",
+        lambda g: (
+            f"Bearer {hand_made({'alg': 'HS256', 'kid': IDP.kid}, _payload(), IDP.public_pem)}"
+        ),
+    ),
+    BadCredential("JWT signed by a key not published", lambda g: f"Bearer {STRANGER.token()}"),
+    BadCredential("JWT of no mlgov user", lambda g: _jwt(user="nobody-here")),
+    BadCredential("JWT of a removed user", lambda g: _jwt(user=REMOVED_USER)),
 ]
+
+
+# The identity provider the matrix's app trusts, and one it does not.
+IDP = Signer("RS256", "matrix-idp")
+STRANGER = Signer("RS256", "matrix-idp")  # the same kid, another key
+
+
+def _raw(user: str | None = None, **claims: Any) -> str:
+    return IDP.token(user or ROLE_USERS["admin"], **claims)
+
+
+def _jwt(user: str | None = None, **claims: Any) -> str:
+    return f"Bearer {_raw(user, **claims)}"
+
+
+def _payload() -> dict[str, Any]:
+    return claims_of(_raw())
+
+
+def _promoted(token: str) -> str:
+    """The auditor's real token with the payload changed to name the admin."""
+    return tampered_payload(token, preferred_username=ROLE_USERS["admin"])
+
+
+PUBLIC_PEM = IDP.public_pem
+REMOVED_USER = "gone"  # removed by the test home after a token was made for it
 
 
 @pytest.fixture(scope="module")
 def client(governed: Governed) -> Any:
-    with governed.app() as c:
+    with governed.app(verifier=verifier(IDP)) as c:
         yield c
 
 
@@ -385,6 +443,17 @@ def test_what_a_token_does_is_recorded_as_its_user(client: Any, governed: Govern
     mine = [e for e in events if e["subject"] == f"token:{r.json()['id']}"]
     assert len(mine) == 1 and mine[0]["actor"] == ROLE_USERS["auditor"]
     assert mine[0]["payload"]["via"]["credential"] == f"token:{governed.token_ids['auditor']}"
+
+
+def test_a_jwt_acts_as_the_user_it_names(client: Any, governed: Governed) -> None:
+    for role, name in ROLE_USERS.items():
+        r = client.get(
+            f"{PREFIX}/whoami", headers={"Authorization": _jwt(name), "X-Mlgov-User": ADMIN_NAME}
+        )
+        assert r.status_code == 200 and r.json()["name"] == name, (role, r.text)
+        allowed = Role(role) in EXPECTED[("GET", f"{PREFIX}/audit/verification")].roles
+        verify = client.get(f"{PREFIX}/audit/verification", headers={"Authorization": _jwt(name)})
+        assert verify.status_code == (200 if allowed else 403), (role, verify.text[:200])
 
 
 ADMIN_NAME = ROLE_USERS["admin"]

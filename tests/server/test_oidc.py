@@ -5,9 +5,6 @@ The verifier is tested on its own first, then through a real `mlgov server` subp
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import itertools
 import json
 import os
@@ -15,7 +12,6 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -24,96 +20,27 @@ import httpx
 import jwt
 import pytest
 from click.testing import CliRunner
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
+from support.jwt_tokens import (
+    AUDIENCE,
+    ISSUER,
+    Signer,
+    StaticKeys,
+    b64url,
+    claims_of,
+    hand_made,
+    jwks,
+    tampered_payload,
+    tampered_signature,
+)
 
 from mlgov.api import errors
 from mlgov.cli.main import cli
 from mlgov.config import OidcSettings, load_oidc_settings
 from mlgov.server import oidc
 
-ISSUER = "https://idp.bank.test/realms/models"
-AUDIENCE = "mlgov"
 MLGOV = [sys.executable, "-m", "mlgov.cli.main"]
-
-
-# --- keys and tokens ---------------------------------------------------------------------
-
-
-class Signer:
-    """A key pair of the test's identity provider, and the JWK it publishes."""
-
-    def __init__(self, alg: str, kid: str) -> None:
-        self.alg, self.kid = alg, kid
-        if alg == "RS256":
-            self.private: Any = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-            jwk = RSAAlgorithm.to_jwk(self.private.public_key(), as_dict=True)
-        else:
-            self.private = ec.generate_private_key(ec.SECP256R1())
-            jwk = ECAlgorithm.to_jwk(self.private.public_key(), as_dict=True)
-        self.jwk = jwk | {"kid": kid, "use": "sig", "alg": alg}
-
-    @property
-    def public_pem(self) -> bytes:
-        return self.private.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-
-    def token(self, user: str | None = "rita", *, kid: str | None = None, **claims: Any) -> str:
-        now = int(time.time())
-        payload = {
-            "iss": ISSUER,
-            "aud": AUDIENCE,
-            "sub": f"sub-{user}",
-            "jti": uuid.uuid4().hex,
-            "iat": now,
-            "nbf": now,
-            "exp": now + 300,
-            "preferred_username": user,
-        } | claims
-        payload = {k: v for k, v in payload.items() if v is not None}
-        return jwt.encode(
-            payload, self.private, algorithm=self.alg, headers={"kid": kid or self.kid}
-        )
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _unb64(part: str) -> bytes:
-    return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
-
-
-def _claims(token: str) -> dict[str, Any]:
-    return json.loads(_unb64(token.split(".")[1]))
-
-
-def hand_made(header: dict[str, Any], payload: dict[str, Any], key: bytes | None = None) -> str:
-    """A token no library would make: `alg: none` (no signature) or HS256 keyed with bytes."""
-    signing_input = f"{_b64(json.dumps(header).encode())}.{_b64(json.dumps(payload).encode())}"
-    if key is None:
-        return signing_input + "."
-    signature = hmac.new(key, signing_input.encode(), hashlib.sha256).digest()
-    return f"{signing_input}.{_b64(signature)}"
-
-
-def tampered_payload(token: str, **changes: Any) -> str:
-    header, _, signature = token.split(".")
-    payload = _b64(json.dumps(_claims(token) | changes).encode())
-    return f"{header}.{payload}.{signature}"
-
-
-def tampered_signature(token: str) -> str:
-    header, payload, signature = token.split(".")
-    raw = bytearray(_unb64(signature))
-    raw[len(raw) // 2] ^= 0x01
-    return f"{header}.{payload}.{_b64(bytes(raw))}"
-
-
-def jwks(*signers: Signer, extra: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    return {"keys": [s.jwk for s in signers] + (extra or [])}
 
 
 @pytest.fixture(scope="module")
@@ -127,14 +54,6 @@ def es() -> Signer:
 
 
 SETTINGS = OidcSettings(issuer=ISSUER, audience=AUDIENCE, jwks="unused", leeway_s=0)
-
-
-class StaticKeys:
-    def __init__(self, document: dict[str, Any]) -> None:
-        self.keys = oidc.parse_jwks(document)
-
-    def key(self, kid: str) -> oidc.Key | None:
-        return self.keys.get(kid)
 
 
 # --- the verifier on its own -------------------------------------------------------------
@@ -152,7 +71,7 @@ def test_valid_rs256_and_es256_tokens_name_their_user(rs, es):
     verifier = oidc.Verifier(SETTINGS, StaticKeys(jwks(rs, es)))
     token = rs.token("rita")
     verified = verifier.verify(token)
-    assert verified == oidc.VerifiedToken("rita", "sub-rita", _claims(token)["jti"])
+    assert verified == oidc.VerifiedToken("rita", "sub-rita", claims_of(token)["jti"])
     assert verifier.verify(es.token("sam", jti=None)) == oidc.VerifiedToken("sam", "sub-sam", None)
     # aud may be a list that contains ours
     assert verifier.verify(rs.token(aud=["other", AUDIENCE])).user == "rita"
@@ -165,7 +84,7 @@ def _failures(rs: Signer, es: Signer) -> dict[str, tuple[str, str]]:
     """Every way a token must fail: name -> (token, the reason the server logs)."""
     now = int(time.time())
     good = rs.token()
-    claims = _claims(good)
+    claims = claims_of(good)
     return {
         "expired": (rs.token(exp=now - 120, iat=now - 600, nbf=now - 600), "expired"),
         "not yet valid": (rs.token(nbf=now + 600, exp=now + 900), "not yet valid"),
@@ -228,7 +147,7 @@ def test_the_jwks_yields_only_keys_that_can_verify_what_we_accept(rs, es):
     weak = rsa.generate_private_key(public_exponent=65537, key_size=1024)
     p384 = ec.generate_private_key(ec.SECP384R1())
     extra = [
-        {"kty": "oct", "kid": "hmac", "k": _b64(b"secret"), "alg": "HS256"},
+        {"kty": "oct", "kid": "hmac", "k": b64url(b"secret"), "alg": "HS256"},
         RSAAlgorithm.to_jwk(weak.public_key(), as_dict=True) | {"kid": "weak"},
         ECAlgorithm.to_jwk(p384.public_key(), as_dict=True) | {"kid": "p384"},
         rs.jwk | {"kid": "for-encryption", "use": "enc"},

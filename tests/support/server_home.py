@@ -22,6 +22,7 @@ from mlgov.api import models as models_api
 from mlgov.api import tokens as tokens_api
 from mlgov.api import users as users_api
 from mlgov.config import TELEMETRY_OFF, Settings, load_settings
+from mlgov.server import oidc
 from mlgov.server.app import PREFIX, create_app
 from mlgov.server.auth import FailureThrottle
 
@@ -67,12 +68,15 @@ class Governed:
     reference_csv: Path  # the model's training features as CSV (outside the home)
     env: dict[str, str] = field(default_factory=dict)
 
-    def app(self, *, throttle: FailureThrottle | None = None) -> TestClient:
+    def app(
+        self, *, throttle: FailureThrottle | None = None, verifier: oidc.Verifier | None = None
+    ) -> TestClient:
         home = str(self.home)
         app = create_app(
             lambda: load_settings(home=home),
             # The matrix sends hundreds of bad credentials from one address on purpose.
             throttle=throttle or FailureThrottle(limit=10**9),
+            verifier=verifier,
         )
         return TestClient(app, raise_server_exceptions=False)
 
