@@ -29,7 +29,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,8 +37,8 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from mlgov.governance.clock import isoformat
-from mlgov.governance.errors import Conflict, MlgovError, NotFound
+from mlgov.governance.clock import as_utc, isoformat, parse_time
+from mlgov.governance.errors import BadInput, Conflict, MlgovError, NotFound
 from mlgov.governance.mirror import mirror_version
 from mlgov.governance.ports import PreparedDeployment
 from mlgov.governance.roles import Action
@@ -51,7 +51,13 @@ PENDING, COMPLETED, ABORTED = "pending", "completed", "aborted"
 OP_TAG = "mlgov.op_id"
 # How long a move waits for another live process's operation on the same version to finish.
 WAIT_SECONDS = 30.0
-_HOST = socket.gethostname()
+# The node an operation records as its holder. Containers may share a hostname, so it can be
+# named per process (MLGOV_NODE_NAME); two processes of one node must see each other's pids.
+NODE = os.environ.get("MLGOV_NODE_NAME", "").strip()[:100] or socket.gethostname()
+# An operation of another node is live until its lease ends: no pid can be checked there.
+# Longer than any move (a deploy's build included); reconcile settles it after that.
+LEASE = timedelta(minutes=30)
+_HOST = NODE
 # Operations a thread of this process is moving right now. A server worker runs many requests
 # at once in one process, so "begun by this pid" does not mean "a failed leftover of ours":
 # only an operation of this pid that no thread is moving is one.
@@ -79,15 +85,20 @@ def _moving_here(op_id: str) -> bool:
         return op_id in _IN_FLIGHT
 
 
-def _process_alive(detail: dict[str, Any], op_id: str | None = None) -> bool | None:
+def _process_alive(
+    detail: dict[str, Any], op_id: str | None = None, *, now: datetime | None = None
+) -> bool | None:
     """Whether the process that began an operation still runs (None: cannot tell).
 
-    A zombie (killed, not yet reaped by its parent; never reaped in a container without an
-    init) is dead, and so is a live process that took over a reused pid: its start time
-    differs from the one recorded when the operation began. A lease with an expiry would not
-    depend on pids at all; the server, which replaces these pid waits, is the place for one.
+    On this node, its pid says: a zombie (killed, not yet reaped by its parent; never reaped
+    in a container without an init) is dead, and so is a live process that took over a reused
+    pid: its start time differs from the one recorded when the operation began. On another
+    node (a second server on the same database), the operation's lease says: live until it
+    ends. Rows from before leases (no `lease_until`) cannot be told.
     """
-    if detail.get("host") != _HOST or not isinstance(detail.get("pid"), int):
+    if detail.get("host") != _HOST:
+        return _lease_running(detail, now)
+    if not isinstance(detail.get("pid"), int):
         return None
     pid = detail["pid"]
     if pid == os.getpid():  # alive only while one of this process's threads moves it
@@ -106,6 +117,16 @@ def _process_alive(detail: dict[str, Any], op_id: str | None = None) -> bool | N
         return False
     recorded = detail.get("pid_start")
     return not (isinstance(recorded, int) and recorded != started)
+
+
+def _lease_running(detail: dict[str, Any], now: datetime | None) -> bool | None:
+    until = detail.get("lease_until")
+    if not isinstance(until, str) or now is None:
+        return None
+    try:
+        return as_utc(now) < parse_time(until)
+    except BadInput:  # a row edited by hand: it cannot be told
+        return None
 
 
 def pid_alive(pid: int) -> bool:
@@ -138,9 +159,13 @@ def _proc_stat(pid: int) -> tuple[str, int] | None:
         return None
 
 
-def _own_identity() -> dict[str, Any]:
-    """What an operation records of the process that begins it."""
-    identity: dict[str, Any] = {"host": _HOST, "pid": os.getpid()}
+def _own_identity(now: datetime) -> dict[str, Any]:
+    """What an operation records of the process that begins it, and when its lease ends."""
+    identity: dict[str, Any] = {
+        "host": _HOST,
+        "pid": os.getpid(),
+        "lease_until": isoformat(now + LEASE),
+    }
     stat = _proc_stat(os.getpid())
     if stat is not None:
         identity["pid_start"] = stat[1]
@@ -244,7 +269,9 @@ def _begin(
                         actor=actor,
                         from_stage=v.stage,
                         to_stage=to_stage,
-                        detail=detail | {"targets": sorted(set(targets(s, v)))} | _own_identity(),
+                        detail=detail
+                        | {"targets": sorted(set(targets(s, v)))}
+                        | _own_identity(gov.now()),
                         state=PENDING,
                         started_at=gov.now(),
                     )
@@ -258,7 +285,8 @@ def _begin(
             # A move of this process failed and could not undo its writes then: try now.
             if settle_failure(gov, OperationRun(busy.id, side_effects_started=True)):
                 continue
-        if _process_alive(busy.detail, busy.id) is False or time.monotonic() > deadline:
+        alive = _process_alive(busy.detail, busy.id, now=gov.now())
+        if alive is False or time.monotonic() > deadline:
             raise _busy(busy, label)
         time.sleep(0.05)
 
@@ -289,7 +317,9 @@ def _other_live_operation(gov: Governance, model: str, version: str) -> bool:
                 ModelVersion.model.has(name=model),
             )
         )
-        return op is not None and not _ours(op) and _process_alive(op.detail, op.id) is not False
+        if op is None or _ours(op):
+            return False
+        return _process_alive(op.detail, op.id, now=gov.now()) is not False
 
 
 def _ours(op: Operation) -> bool:
@@ -468,6 +498,15 @@ def _abort(gov: Governance, actor: str, op_id: str, why: str, seen: list[str]) -
     return {"id": op_id, "outcome": ABORTED, "reason": why}
 
 
+def _why_running(op: Operation) -> str:
+    if op.detail.get("host") == _HOST:
+        return "its process still runs"
+    return (
+        f"held by node {op.detail.get('host')!r} until {op.detail.get('lease_until')} "
+        "(its lease); run reconcile again after that, or on that node"
+    )
+
+
 def settle_pending(
     gov: Governance, actor: str, *, progress: Callable[[str], None] | None = None
 ) -> list[dict[str, Any]]:
@@ -484,8 +523,8 @@ def settle_pending(
         base = {"id": op.id, "kind": op.kind, "subject": op.subject, "by": op.actor}
         if progress is not None:
             progress(f"settling operation {n}/{len(pending)}: {op.kind} of {op.subject}")
-        if _process_alive(op.detail, op.id):
-            results.append(base | {"outcome": "running", "reason": "its process still runs"})
+        if _process_alive(op.detail, op.id, now=gov.now()):
+            results.append(base | {"outcome": "running", "reason": _why_running(op)})
             continue
         with gov.store.read() as s:
             v = s.get(ModelVersion, op.version_id)

@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from mlgov.governance import validate
 from mlgov.governance.approvals import EXPIRED, effective_state, latest_request
 from mlgov.governance.clock import isoformat
 from mlgov.governance.deployments import active_for_version
-from mlgov.governance import validate
 from mlgov.governance.errors import BadInput, IllegalTransition, MlgovError, NotFound
 from mlgov.governance.lifecycle import Stage
 from mlgov.governance.roles import Action

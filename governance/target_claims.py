@@ -13,7 +13,6 @@ ends at `expires_at`, or at once when its holder is a process of this host that 
 from __future__ import annotations
 
 import os
-import socket
 import threading
 import uuid
 from collections.abc import Iterator
@@ -26,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 
 from mlgov.governance.clock import isoformat
 from mlgov.governance.errors import Conflict
+from mlgov.governance.operations import NODE, pid_alive
 from mlgov.governance.tables import TargetClaim
 
 if TYPE_CHECKING:
@@ -33,25 +33,22 @@ if TYPE_CHECKING:
 
 # Longer than any build: a lease that ends while its move still runs would let a second in.
 LEASE = timedelta(minutes=30)
-_HOST = socket.gethostname()
 _HELD: set[str] = set()  # claim ids held by a thread of this process
 _HELD_LOCK = threading.Lock()
 
 
 def _holder() -> str:
-    return f"{_HOST}:{os.getpid()}"
+    return f"{NODE}:{os.getpid()}"
 
 
 def _holder_gone(claim: TargetClaim) -> bool:
     host, _, pid_text = claim.holder.rpartition(":")
-    if host != _HOST or not pid_text.isdigit():
+    if host != NODE or not pid_text.isdigit():
         return False  # another host's: only its lease says when it ends
     pid = int(pid_text)
     if pid == os.getpid():
         with _HELD_LOCK:
             return claim.claim_id not in _HELD
-    from mlgov.governance.operations import pid_alive
-
     return not pid_alive(pid)
 
 

@@ -6,10 +6,13 @@ process runs no clean-up); tests/integration/test_crash_recovery.py kills real p
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from sqlalchemy import select, text
 
 from mlgov.governance import approvals, deployments, faults, operations
+from mlgov.governance.clock import isoformat
 from mlgov.governance.drift_checks import record_drift
 from mlgov.governance.errors import Conflict
 from mlgov.governance.faults import InjectedFault
@@ -379,3 +382,30 @@ def test_a_thread_of_this_process_moving_a_version_is_live_not_a_leftover(mirror
         release.set()
         holder.join(timeout=30)
     assert errors == []
+
+
+def test_an_operation_of_another_node_is_live_until_its_lease_ends(mirrored, crash, clock):
+    """A second server on the same database cannot see the first's pids: the lease decides.
+    Reconcile there leaves the move alone while the lease runs, and settles it after."""
+    mirrored.register("ds1", "m", risk_tier="low", purpose="p", run_id="r")
+    mirrored.operation_wait_seconds = 0.2
+    crash("before-commit")
+    with pytest.raises(InjectedFault):
+        mirrored.promote("ds1", "m", "1", "train")
+    crash.over()
+    with mirrored.store.transaction() as s:  # as if a process of another node were moving it
+        op = s.scalar(select(Operation))
+        assert op.detail["host"] == operations.NODE
+        assert op.detail["lease_until"] == isoformat(op.started_at + operations.LEASE)
+        op.detail = op.detail | {"host": "node-b.bank.internal", "pid": os.getpid()}
+    before = _snapshot(mirrored)
+    with pytest.raises(Conflict, match="still pending on m/1"):
+        mirrored.promote("ds1", "m", "1", "train")
+    clock.advance(minutes=29)
+    [settled] = operations.settle_pending(mirrored, "admin")
+    assert settled["outcome"] == "running" and "node 'node-b.bank.internal'" in settled["reason"]
+    assert _snapshot(mirrored) == before
+    clock.advance(minutes=2)  # the lease has ended: the node is taken to have died
+    [settled] = operations.settle_pending(mirrored, "admin")
+    assert settled["outcome"] == "completed"
+    assert mirrored.show("aud", "m", "1")["stage"] == "train"

@@ -68,7 +68,7 @@ def test_a_dead_holder_or_a_lapsed_lease_is_taken_over(gov, clock):
                 claim_id="a" * 32,
                 actor="eve",
                 purpose="deploy",
-                holder=f"{target_claims._HOST}:{2**22 + 4321}",  # no such process
+                holder=f"{target_claims.NODE}:{2**22 + 4321}",  # no such process
                 claimed_at=now,
                 expires_at=now + timedelta(minutes=30),
             )

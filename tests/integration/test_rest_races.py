@@ -58,14 +58,24 @@ def api(tmp_path_factory: pytest.TempPathFactory):
         run_id, _ = log_toy_model(
             h.tracking_uri, experiment="races", artifact_location=str(h.artifact_root)
         )
-    proc, base_url = start_server(env, "--workers", "4")
+    proc, base_url = start_server(env | {"MLGOV_NODE_NAME": "node-a"}, "--workers", "4")
     url = f"{base_url}/api/v1"
 
-    def call(method: str, path: str, user: str, body: object = None, **kw) -> httpx.Response:
+    def call(
+        method: str, path: str, user: str, body: object = None, *, at: str = url, **kw
+    ) -> httpx.Response:
         headers = {"Authorization": f"Bearer {tokens[user]}", **kw.pop("headers", {})}
-        return httpx.request(method, url + path, headers=headers, json=body, timeout=600, **kw)
+        return httpx.request(method, at + path, headers=headers, json=body, timeout=600, **kw)
 
-    yield {"call": call, "run_id": run_id, "files": files, "approved": [], "home": h, "env": env}
+    yield {
+        "call": call,
+        "url": url,
+        "run_id": run_id,
+        "files": files,
+        "approved": [],
+        "home": h,
+        "env": env,
+    }
     output = stop_server(proc)
     drop_database(db_url)
     assert "Traceback" not in output, output[-3000:]
@@ -91,18 +101,24 @@ def _version_ready_for_approval(api) -> str:
     return v
 
 
-def _race(api, path: str, users: tuple[str, ...], body: dict) -> list[tuple[str, httpx.Response]]:
+def _race(
+    api, path: str, users: tuple[str, ...], body: dict, servers: tuple[str, ...] = ()
+) -> list[tuple[str, httpx.Response]]:
+    """Each user POSTs at once; with `servers`, the users take turns among those base URLs."""
     barrier = threading.Barrier(len(users))
     answers: list[tuple[str, httpx.Response]] = []
     lock = threading.Lock()
 
-    def one(user: str) -> None:
+    def one(user: str, at: str | None) -> None:
         barrier.wait()
-        r = api["call"]("POST", path, user, body)
+        r = api["call"]("POST", path, user, body, **({"at": at} if at else {}))
         with lock:
             answers.append((user, r))
 
-    threads = [threading.Thread(target=one, args=(u,)) for u in users]
+    turns = [servers[i % len(servers)] if servers else None for i in range(len(users))]
+    threads = [
+        threading.Thread(target=one, args=(u, at)) for u, at in zip(users, turns, strict=True)
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -163,6 +179,54 @@ def test_two_operators_deploy_to_one_target_at_once_one_wins(api) -> None:
     active = [d for d in call("GET", "/deployments", "eve").json() if d["target"] == "shared"]
     assert [(d["version"], d["state"]) for d in active] == [(winner, "active")]
     assert call("GET", "/audit/verification", "eve").json()["ok"] is True
+
+
+@pytest.fixture(scope="module")
+def second_server(api):
+    """Another server process, as on another node, on the same database and home."""
+    proc, base_url = start_server(api["env"] | {"MLGOV_NODE_NAME": "node-b"}, "--workers", "2")
+    yield f"{base_url}/api/v1"
+    output = stop_server(proc)
+    assert "Traceback" not in output, output[-3000:]
+
+
+def test_two_servers_on_one_database_never_run_one_move_twice(api, second_server) -> None:
+    """Two nodes cannot see each other's pids: the operation row and its lease keep them
+    apart. Eight requests for one stage move, split between the two servers: one moves it,
+    the others are refused; one quorum for a request decided through both."""
+    call = api["call"]
+    v = _version_ready_for_approval(api)
+    path = f"/models/{MODEL}/versions/{v}/approval-request/decisions"
+    servers = (second_server, api["url"])
+    answers = _race(api, path, OFFICERS[:8], {"decision": "approve"}, servers)
+    statuses = Counter(r.status_code for _, r in answers)
+    assert statuses == {200: 2, 409: 6}, statuses
+    shown = call("GET", f"/models/{MODEL}/versions/{v}/approval-request", "eve", at=second_server)
+    assert shown.json()["state"] == "approved" and shown.json()["approvals_count"] == 2
+    api["approved"].append(v)
+    # A stage move through both at once: develop -> train, done once.
+    r = call(
+        "POST",
+        f"/models/{MODEL}/versions",
+        "dana",
+        {"run_id": api["run_id"], "risk_tier": "high", "purpose": "race"},
+    )
+    assert r.status_code == 201, r.text
+    fresh = str(r.json()["version"])
+    vpath = f"/models/{MODEL}/versions/{fresh}"
+    assert call("PUT", f"{vpath}/card", "dana", {"fields": CARD}).status_code == 200
+    ref = (api["files"] / "ref.csv").read_bytes()
+    headers = {"content-type": "text/csv"}
+    assert call("PUT", f"{vpath}/reference", "dana", content=ref, headers=headers).is_success
+    moves = _race(api, f"{vpath}/moves", ("dana",) * 8, {"to": "train"}, servers)
+    statuses = Counter(r.status_code for _, r in moves)
+    assert statuses == {200: 1, 409: 7}, {r.status_code: r.text[:200] for _, r in moves}
+    query = {"action": "stage.change", "limit": 1000}
+    events = call("GET", "/audit/events", "aud", params=query).json()["items"]
+    promoted = [e for e in events if e["subject"] == f"model:{MODEL}/{fresh}"]
+    assert len(promoted) == 1, events
+    pending = call("POST", "/reconciliation", "eve", {"fix": False}).json()
+    assert pending["findings"] == [], pending
 
 
 def test_the_chain_and_the_state_agree_after_the_races(api) -> None:
