@@ -32,7 +32,7 @@ from mlgov.config import Settings
 from mlgov.server import evidence_routes, lifecycle_routes, oidc
 from mlgov.server.auth import FailureThrottle, TooManyFailures
 from mlgov.server.console import router as console_router
-from mlgov.server.cursors import Page, page_after
+from mlgov.server.cursors import Page, Pages, SortKey, page_after
 from mlgov.server.deps import BEARER, ROW_ID, AuthenticatedRoute, Body, Plat, Who
 from mlgov.server.idempotency import Idem
 from mlgov.server.problems import PROBLEM_JSON, PROBLEM_RESPONSES, from_error, problem
@@ -80,6 +80,12 @@ class NewDeployment(Body):
 
 class Undeploy(Body):
     reason: str | None = None
+
+
+def _version_key(row: dict[str, Any]) -> SortKey:
+    """Versions listed by model name, then version number (the order the store gives)."""
+    version = str(row["version"])
+    return (row["model"], int(version) if version.isdigit() else 0)
 
 
 def _problem_response(status: int, body: dict[str, Any], **headers: str) -> JSONResponse:
@@ -160,8 +166,9 @@ def create_app(
         }
 
     @app.get(f"{PREFIX}/users")
-    def list_users(p: Plat, who: Who, include_removed: bool = False) -> Any:
-        return users_api.list_users(p, who, include_removed=include_removed).to_json()
+    def list_users(p: Plat, who: Who, pages: Pages, include_removed: bool = False) -> Any:
+        rows = users_api.list_users(p, who, include_removed=include_removed).to_json()
+        return pages.respond(rows, key=lambda r: (r["name"],))
 
     @app.post(f"{PREFIX}/users", status_code=201)
     def add_user(p: Plat, who: Who, body: NewUser, idem: Idem) -> Any:
@@ -174,8 +181,9 @@ def create_app(
         return idem.run(p, who, None, lambda: users_api.remove_user(p, who, name).to_json())
 
     @app.get(f"{PREFIX}/tokens")
-    def list_tokens(p: Plat, who: Who, user: str | None = None) -> Any:
-        return tokens_api.list_tokens(p, who, user=user).to_json()
+    def list_tokens(p: Plat, who: Who, pages: Pages, user: str | None = None) -> Any:
+        rows = tokens_api.list_tokens(p, who, user=user).to_json()
+        return pages.respond(rows, key=lambda r: (r["id"],))
 
     @app.post(f"{PREFIX}/tokens", status_code=201)
     def create_token(p: Plat, who: Who, body: NewToken, idem: Idem) -> Any:
@@ -206,8 +214,9 @@ def create_app(
         )
 
     @app.get(f"{PREFIX}/policy/history")
-    def policy_history(p: Plat, who: Who) -> Any:
-        return policy_api.policy_history(p, who).to_json()
+    def policy_history(p: Plat, who: Who, pages: Pages) -> Any:
+        rows = policy_api.policy_history(p, who).to_json()
+        return pages.respond(rows, key=lambda r: (r["id"],))
 
     # --- models and versions -----------------------------------------------------------------
 
@@ -215,12 +224,14 @@ def create_app(
     def list_versions(
         p: Plat,
         who: Who,
+        pages: Pages,
         stage: str | None = None,
         tier: str | None = None,
         owner: str | None = None,
     ) -> Any:
         rows = models_api.list_versions(p, who, stage=stage, tier=tier, owner=owner).to_json()
-        return JSONResponse(rows)  # already JSON-ready: FastAPI's encoder would walk it again
+        # Answered as JSON already: FastAPI's encoder would walk the rows again.
+        return pages.respond(rows, key=_version_key)
 
     @app.get(f"{PREFIX}/models/{{model}}")
     def show_model(p: Plat, who: Who, model: str) -> Any:
@@ -284,16 +295,20 @@ def create_app(
         return approvals_api.verify_binding(p, who, model, version).to_json()
 
     @app.get(f"{PREFIX}/approval-requests")
-    def list_requests(p: Plat, who: Who, pending: bool = False, mine: bool = False) -> Any:
-        return approvals_api.list_requests(p, who, pending=pending, mine=mine).to_json()
+    def list_requests(
+        p: Plat, who: Who, pages: Pages, pending: bool = False, mine: bool = False
+    ) -> Any:
+        rows = approvals_api.list_requests(p, who, pending=pending, mine=mine).to_json()
+        return pages.respond(rows, key=lambda r: (r["id"],))
 
     # --- deployments -------------------------------------------------------------------------
     # Building the service and switching the target happen here; the BentoML process that
     # answers /predict is started on the server's host with `mlgov serve TARGET`.
 
     @app.get(f"{PREFIX}/deployments")
-    def list_deployments(p: Plat, who: Who, all_states: bool = False) -> Any:
-        return deployments_api.list_deployments(p, who, all_states=all_states).to_json()
+    def list_deployments(p: Plat, who: Who, pages: Pages, all_states: bool = False) -> Any:
+        rows = deployments_api.list_deployments(p, who, all_states=all_states).to_json()
+        return pages.respond(rows, key=lambda r: (r["target"], r["id"]))
 
     @app.post(f"{PREFIX}/deployments", status_code=201)
     def deploy(p: Plat, who: Who, body: NewDeployment, idem: Idem) -> Any:
@@ -322,13 +337,16 @@ def create_app(
     # --- inventory, monitoring, audit -------------------------------------------------------
 
     @app.get(f"{PREFIX}/inventory")
-    def inventory(p: Plat, who: Who, at: str | None = None, stage: str | None = None) -> Any:
+    def inventory(
+        p: Plat, who: Who, pages: Pages, at: str | None = None, stage: str | None = None
+    ) -> Any:
         rows = reports_api.inventory(p, who, at=at, stage=stage).to_json()
-        return JSONResponse(rows)  # already JSON-ready: FastAPI's encoder would walk it again
+        return pages.respond(rows, key=_version_key)
 
     @app.get(f"{version_path}/drift-checks")
-    def drift_history(p: Plat, who: Who, model: str, version: str) -> Any:
-        return monitoring_api.drift_history(p, who, model, version).to_json()
+    def drift_history(p: Plat, who: Who, pages: Pages, model: str, version: str) -> Any:
+        rows = monitoring_api.drift_history(p, who, model, version).to_json()
+        return pages.respond(rows, key=lambda r: (r["result_id"],))
 
     @app.post(f"{PREFIX}/monitoring/runs")
     def monitoring_run(p: Plat, who: Who, idem: Idem, model: str | None = None) -> Any:
