@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from importlib import resources
 from typing import Annotated, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -31,6 +31,7 @@ from mlgov.api import sessions as sessions_api
 from mlgov.api import users as users_api
 from mlgov.server.auth import TooManyFailures
 from mlgov.server.console.i18n import LANGUAGES, Translator, negotiate
+from mlgov.server.console.inventory_view import HEALTH, TIERS, InventoryFilter, as_csv
 
 log = logging.getLogger("mlgov.server.console")
 
@@ -548,8 +549,36 @@ STAGES = ("develop", "train", "deploy", "evaluate", "retire")
 
 
 @router.get("/inventory")
-def inventory(request: Request, stage: str = "", at: str = "") -> Response:
-    """Every version, or those in one stage; `at` rebuilds it as it stood then."""
+def inventory(
+    request: Request,
+    stage: str = "",
+    at: str = "",
+    tier: str = "",
+    owner: str = "",
+    health: str = "",
+    q: str = "",
+) -> Response:
+    """Every version, or those the filters keep; `at` rebuilds it as it stood then."""
+    return _inventory(request, stage, at, InventoryFilter.of(tier, owner, health, q), csv=False)
+
+
+@router.get("/inventory.csv")
+def inventory_csv(
+    request: Request,
+    stage: str = "",
+    at: str = "",
+    tier: str = "",
+    owner: str = "",
+    health: str = "",
+    q: str = "",
+) -> Response:
+    """The rows the same filters keep, as a CSV download."""
+    return _inventory(request, stage, at, InventoryFilter.of(tier, owner, health, q), csv=True)
+
+
+def _inventory(
+    request: Request, stage: str, at: str, keep: InventoryFilter, *, csv: bool
+) -> Response:
     chosen = stage if stage in STAGES else ""
     when = at.strip()[:32]
     error = None
@@ -559,9 +588,16 @@ def inventory(request: Request, stage: str = "", at: str = "") -> Response:
             return away or _to_signin(request)
         try:
             found = reports_api.inventory(p, session.actor, at=when or None, stage=chosen or None)
-            rows = [r.to_json() for r in found.rows]
+            rows = keep.apply(r.to_json() for r in found.rows)
         except errors.BadInput as exc:
             rows, error = [], str(exc)
+    if csv and error is None:
+        stamp = (found.at or datetime.now(UTC).isoformat())[:19].replace(":", "")
+        return Response(
+            as_csv(rows),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="inventory-{stamp}Z.csv"'},
+        )
     return _render(
         request,
         "inventory.html",
@@ -571,6 +607,23 @@ def inventory(request: Request, stage: str = "", at: str = "") -> Response:
         stages=STAGES,
         stage=chosen,
         at=when,
+        keep=keep,
+        tiers=TIERS,
+        health_states=HEALTH,
+        query=urlencode(
+            {
+                k: v
+                for k, v in (
+                    ("stage", chosen),
+                    ("at", when),
+                    ("tier", keep.tier),
+                    ("owner", keep.owner),
+                    ("health", keep.health),
+                    ("q", keep.text),
+                )
+                if v
+            }
+        ),  # fmt: skip
         error=error,
     )
 

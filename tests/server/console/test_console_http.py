@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 
+import httpx
 import pytest
 
 from .conftest import (  # noqa: TID252
@@ -235,6 +236,34 @@ def test_inventory_page(console: Server) -> None:
     bad = c.get("/inventory?at=yesterday")
     assert bad.status_code == 400 and "cannot read time" in bad.text
     c.close()
+
+
+def test_inventory_filters_and_csv(console: Server) -> None:
+    c = signed_in(console, "olga")
+    everyone = len(console.home.versions)
+    rows = lambda r: r.text.count(f"<td>{MODEL}</td>")  # noqa: E731
+    assert rows(c.get("/inventory?tier=high")) == everyone
+    assert rows(c.get("/inventory?tier=low")) == 0
+    assert rows(c.get("/inventory", params={"q": MODEL[1:4].upper()})) == everyone
+    assert rows(c.get("/inventory?owner=DANA")) == everyone  # the registrant, any case
+    none = c.get("/inventory?q=no-such-model&tier=nonsense")
+    assert rows(none) == 0 and "No version matches these filters." in none.text
+    assert rows(c.get("/inventory?health=warning")) == 0
+    page = c.get("/inventory?tier=high&q=" + MODEL)
+    assert f'href="/inventory.csv?tier=high&amp;q={MODEL}"' in page.text
+    download = c.get(f"/inventory.csv?tier=high&q={MODEL}")
+    assert download.status_code == 200
+    assert download.headers["content-type"] == "text/csv; charset=utf-8"
+    assert download.headers["content-disposition"].startswith('attachment; filename="inventory-')
+    lines = download.text.splitlines()
+    header = lines[0].split(",")
+    assert header[:2] == ["model", "version"] and "risk_tier" in header
+    assert len(lines) == 1 + everyone
+    assert c.get("/inventory.csv?tier=low").text.splitlines()[1:] == []
+    assert c.get("/inventory.csv?at=yesterday").status_code == 400
+    c.close()
+    anonymous = httpx.get(f"{console.url}/inventory.csv", follow_redirects=False)
+    assert anonymous.status_code == 303 and anonymous.headers["location"] == "/signin"
 
 
 def test_single_sign_on_through_the_trusted_proxy(console: Server) -> None:
