@@ -18,10 +18,10 @@ from sqlalchemy.orm import Session
 from mlgov.governance.clock import isoformat
 from mlgov.governance.drift import DriftResult, DriftSpec, disagreements
 from mlgov.governance.errors import BadInput, IllegalTransition, Refused
+from mlgov.governance.findings import DRIFT, open_automatic
 from mlgov.governance.fingerprints import file_sha256
 from mlgov.governance.gates import Gates, MoveContext
 from mlgov.governance.lifecycle import Stage
-from mlgov.governance.findings import DRIFT, open_automatic
 from mlgov.governance.references import SUFFIXES, check_columns_match, current_reference
 from mlgov.governance.roles import Action
 from mlgov.governance.tables import DriftRecord, ModelVersion

@@ -140,9 +140,7 @@ def finding_detail(s: Session, f: Finding, policy: Policy, now: datetime) -> dic
         "closed_at": isoformat(f.closed_at) if f.closed_at else None,
         "closed_by": f.closed_by,
         "resolution": f.resolution,
-        "comments": [
-            {"author": c.author, "at": isoformat(c.at), "text": c.text} for c in comments
-        ],
+        "comments": [{"author": c.author, "at": isoformat(c.at), "text": c.text} for c in comments],
         "acceptances": [
             {
                 "round": a.round,
@@ -424,7 +422,9 @@ def _refuse_unless_open(f: Finding, now: datetime, what: str) -> None:
         raise Conflict(f"finding {f.id} is {state}: nothing to {what}")
 
 
-def close_finding(gov: Governance, actor: str, finding_id: int, *, resolution: str) -> dict[str, Any]:
+def close_finding(
+    gov: Governance, actor: str, finding_id: int, *, resolution: str
+) -> dict[str, Any]:
     free_text(resolution, "--resolution", required=True)
     sweep_due(gov, actor)
     with gov.store.transaction() as s:
@@ -478,7 +478,9 @@ def assign(gov: Governance, actor: str, finding_id: int, owner: str) -> dict[str
             raise Conflict(f"finding {f.id} is already assigned to '{owner}'")
         before, f.owner = f.owner, owner
         s.flush()
-        gov.audit(s, actor, "finding.assign", subject_of(f), _payload(f, owner=owner, previous=before))
+        gov.audit(
+            s, actor, "finding.assign", subject_of(f), _payload(f, owner=owner, previous=before)
+        )
         gov.notify("finding.assigned", {"finding_id": f.id, "owner": owner, "by": actor})
         return finding_detail(s, f, gov.policy, gov.now())
 
@@ -491,7 +493,9 @@ def comment(gov: Governance, actor: str, finding_id: int, text: str) -> dict[str
         now = gov.now()
         s.add(FindingComment(finding_id=f.id, author=actor, at=now, text=text.strip()))
         s.flush()
-        gov.audit(s, actor, "finding.comment", subject_of(f), _payload(f, text=text.strip()), at=now)
+        gov.audit(
+            s, actor, "finding.comment", subject_of(f), _payload(f, text=text.strip()), at=now
+        )
         return finding_detail(s, f, gov.policy, now)
 
 
@@ -694,3 +698,20 @@ def register(gates: Gates) -> None:
     for stage in (Stage.TRAIN, Stage.DEPLOY):
         gates.add_sweep(stage, "findings", _sweep)
         gates.add_check(stage, "findings", check_findings)
+
+
+def pack_section(s: Session, v: ModelVersion, policy: Policy, now: datetime) -> dict[str, Any]:
+    """The evidence pack's model-risk data: every finding on the version or model-wide, open
+    or not (a closed finding and its resolution are evidence too)."""
+    found = s.scalars(
+        select(Finding)
+        .where(
+            Finding.model_id == v.model_id,
+            or_(Finding.version_id == v.id, Finding.version_id.is_(None)),
+        )
+        .order_by(Finding.id)
+    )
+    return {
+        "blocking_severity": policy.for_tier(v.risk_tier).finding_blocking_severity,
+        "findings": [finding_detail(s, f, policy, now) for f in found],
+    }

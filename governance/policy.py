@@ -251,9 +251,7 @@ def _due_days(v: Any) -> dict[str, int]:
     given = _table(_days)(v)
     unknown = sorted(set(given) - set(FINDING_SEVERITIES))
     if unknown:
-        raise ValueError(
-            f"unknown severity {unknown[0]!r}: use {', '.join(FINDING_SEVERITIES)}"
-        )
+        raise ValueError(f"unknown severity {unknown[0]!r}: use {', '.join(FINDING_SEVERITIES)}")
     return {**DEFAULT_FINDING_DUE_DAYS, **given}
 
 

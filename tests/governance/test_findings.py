@@ -68,8 +68,11 @@ def test_drift_breach_opens_a_blocking_finding_closed_by_an_independent_officer(
     assert closed["state"] == "closed" and closed["closed_by"] == "ro2"
     with pytest.raises(Conflict, match="already closed"):
         findings.close_finding(evaluated, "ro2", found["id"], resolution="again")
-    assert not [u for u in evaluated.gate_preview("aud", "credit", "2", "deploy")
-                if u["check"] == "findings"]
+    assert not [
+        u
+        for u in evaluated.gate_preview("aud", "credit", "2", "deploy")
+        if u["check"] == "findings"
+    ]
     approvals.decide(evaluated, "ro1", "credit", "2", approve=True)
     # A second breach check while the first finding is closed opens a new one.
     assert _breach(evaluated, ops)["id"] != found["id"]
@@ -103,8 +106,9 @@ def test_risk_acceptance_needs_the_quorum_and_expires_into_reopening(evaluated, 
     actions = [e["action"] for e in evaluated.audit_log("aud", model="credit")]
     assert "finding.reopen" in actions and "finding.overdue" in actions
     # The reopened finding takes a new round of votes.
-    again = findings.accept(evaluated, "ro1", f["id"], reason="extend", until=clock.now()
-                            + timedelta(days=3))
+    again = findings.accept(
+        evaluated, "ro1", f["id"], reason="extend", until=clock.now() + timedelta(days=3)
+    )
     assert (again["state"], again["acceptance_votes"]) == ("open", 1)
 
 
@@ -164,6 +168,7 @@ def test_a_risk_officer_who_owns_the_model_may_not_close_its_high_finding(in_tra
     with pytest.raises(PermissionDenied, match="owners and registrants"):
         findings.close_finding(in_train, "ro_ds", f["id"], resolution="mine, fixed")
     with pytest.raises(PermissionDenied, match="maker-checker"):
-        findings.accept(in_train, "ro_ds", f["id"], reason="fine", until=in_train.now()
-                        + timedelta(days=1))
+        findings.accept(
+            in_train, "ro_ds", f["id"], reason="fine", until=in_train.now() + timedelta(days=1)
+        )
     assert findings.close_finding(in_train, "ro1", f["id"], resolution="fixed")["state"] == "closed"
