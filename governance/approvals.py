@@ -24,8 +24,11 @@ from mlgov.governance.errors import (
     MlgovError,
     PermissionDenied,
     Refused,
+    Unmet,
 )
 from mlgov.governance.faults import fault_point
+from mlgov.governance.findings import sweep_due as sweep_findings
+from mlgov.governance.findings import unmet as findings_unmet
 from mlgov.governance.gates import Gates, MoveContext
 from mlgov.governance.lifecycle import Stage
 from mlgov.governance.mirror import APPROVED_BY_TAG, mirror_version, tags_to_write
@@ -186,6 +189,7 @@ def request_approval(
         gov.authorize(s, actor, Action.REQUEST_APPROVAL)
         gov.check_against_trail(s, gov.version(s, model, version), locked=False)
     sweep(gov, actor, model, version)
+    sweep_findings(gov, actor)
     with gov.store.transaction() as s:
         gov.authorize(s, actor, Action.REQUEST_APPROVAL)
         v = gov.version(s, model, version, lock=True)
@@ -336,6 +340,7 @@ def decide(
         may_decide = gov.policy.for_tier(v.risk_tier).approver_role in user.role_names
     if may_decide:
         sweep(gov, actor, model, version)  # records expiry/voiding before deciding
+        sweep_findings(gov, actor)  # and findings whose risk acceptance ended
     with operations.running(
         gov,
         model,
@@ -393,6 +398,10 @@ def _decide(
                     f"{v.label}: request {request.id} is {request.state}"
                     + (f" ({request.close_reason})" if request.close_reason else "")
                 )
+            if approve:
+                blocked = list(findings_unmet(s, v, gov.policy, gov.now()))
+                if blocked:
+                    raise GateRefused("approval", [Unmet("findings", m) for m in blocked])
             if any(d.approver == actor for d in request.decisions):
                 raise Conflict(
                     f"'{actor}' already decided on request {request.id} of {v.label}: "

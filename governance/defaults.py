@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mlgov.governance import approvals, mirror, tier_history, train_gate
+from mlgov.governance import approvals, findings, mirror, tier_history, train_gate
 from mlgov.governance.gates import Gates
 
 
@@ -11,5 +11,6 @@ def core_gates() -> Gates:
     train_gate.register(gates)
     tier_history.register(gates)
     approvals.register(gates)
+    findings.register(gates)
     mirror.register(gates)
     return gates

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from mlgov.governance.clock import isoformat
 from mlgov.governance.drift import DriftResult, DriftSpec, disagreements
 from mlgov.governance.errors import BadInput, IllegalTransition, Refused
+from mlgov.governance.findings import DRIFT, open_automatic
 from mlgov.governance.fingerprints import file_sha256
 from mlgov.governance.gates import Gates, MoveContext
 from mlgov.governance.lifecycle import Stage
@@ -298,6 +299,19 @@ def record_drift(
                 current_source=current.name,
                 report_dir=staging / "r",
             )
+            if result.drift_detected and v.stage == Stage.EVALUATE.value:
+                # In production a drift breach is a finding, tracked to closure.
+                open_automatic(
+                    gov,
+                    s,
+                    actor,
+                    v,
+                    source=DRIFT,
+                    severity="high",
+                    title=f"drift breach in evaluation of {v.label}: "
+                    f"{result.drifted_share:.0%} of columns drifted",
+                    evidence={"drift_result_id": record.id, "drifted_share": result.drifted_share},
+                )
             view = record_view(record, v)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

@@ -35,6 +35,7 @@ from mlgov.governance.cards import missing_fields
 from mlgov.governance.clock import isoformat
 from mlgov.governance.drift_checks import record_view
 from mlgov.governance.errors import BadInput
+from mlgov.governance.findings import pack_section as model_risk_section
 from mlgov.governance.fingerprints import file_sha256
 from mlgov.governance.lifecycle import Stage
 from mlgov.governance.references import reference_view
@@ -302,6 +303,7 @@ def collect_evidence(
         "deployments": _deployment_history(events),
         "stage_history": [stage_change_view(c) for c in stages],
         "audit_events": events,
+        "model_risk": model_risk_section(session, v, gov.policy, now),
     }
     return evidence, copies
 

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from mlgov.governance.deployments import suspend_version
 from mlgov.governance.drift_checks import MONITOR, latest, run_check, store_result
 from mlgov.governance.errors import BadInput, MlgovError, Refused
+from mlgov.governance.findings import HEALTH, open_automatic, sweep_due
 from mlgov.governance.lifecycle import SERVING_STAGES, Health
 from mlgov.governance.mirror import mirror_version
 from mlgov.governance.policy import TierPolicy
@@ -140,6 +141,18 @@ def check_version(gov: Governance, actor: str, model: str, version: str) -> dict
                     },
                 )
                 s.flush()
+                if health is Health.BREACH:
+                    open_automatic(
+                        gov,
+                        s,
+                        actor,
+                        v,
+                        source=HEALTH,
+                        severity="high",
+                        title=f"health breach of {v.label}: drift share "
+                        f"{result.drifted_share:.2f} on served data",
+                        evidence={"drift_result_id": record.id, "health": health.value},
+                    )
                 registry = gov.ports.get("registry")
                 if registry is not None:
                     mirror_version(s, registry, v)
@@ -185,6 +198,7 @@ def monitor_run(gov: Governance, actor: str, *, model: str | None = None) -> dic
             # Version "1" only to get gov.version's NotFound for the model: "0" is not a
             # valid version and was reported as bad input instead.
             gov.version(s, model, "1")
+    sweep_due(gov, actor)  # the scheduled job is what notices overdue findings
     outcomes, failures = [], []
     for name, version in _serving_versions(gov, model):
         try:

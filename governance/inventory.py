@@ -29,6 +29,7 @@ from mlgov.governance.tables import (
     ApprovalRequest,
     AuditEvent,
     Deployment,
+    Finding,
     ModelVersion,
     StageChange,
 )
@@ -54,6 +55,8 @@ FIELDS = (
     "last_review",
     "next_review_due",
     "registered_at",
+    "open_findings",
+    "overdue_findings",
 )
 
 # A deployment row in this state is the one serving its target (mlgov.governance.deployments).
@@ -95,12 +98,42 @@ class _VersionState:
             self.last_review = when
 
 
+@dataclass
+class _Finding:
+    """A finding as the rows need it: on `version`, or model-wide when it is None."""
+
+    model: str
+    version: str | None
+    state: str
+    due_at: datetime
+    accepted_until: datetime | None = None
+
+    def open_at(self, now: datetime) -> bool:
+        if self.state == "accepted":
+            return self.accepted_until is not None and now >= self.accepted_until
+        return self.state == "open"
+
+
+def _finding_counts(
+    state: _VersionState, found: Iterable[_Finding], now: datetime
+) -> tuple[int, int]:
+    mine = [
+        f
+        for f in found
+        if f.model == state.model and f.version in (None, state.version) and f.open_at(now)
+    ]
+    return len(mine), sum(1 for f in mine if now > f.due_at)
+
+
 def _t(value: datetime | None) -> str | None:
     return None if value is None else isoformat(value)
 
 
-def _row(state: _VersionState, policy: Policy, now: datetime) -> dict[str, Any]:
+def _row(
+    state: _VersionState, policy: Policy, now: datetime, found: Iterable[_Finding] = ()
+) -> dict[str, Any]:
     approval = state.approval
+    open_findings, overdue_findings = _finding_counts(state, found, now)
     approval_state = None
     if approval is not None:
         approval_state = approval.state
@@ -128,6 +161,8 @@ def _row(state: _VersionState, policy: Policy, now: datetime) -> dict[str, Any]:
         "last_review": _t(state.last_review),
         "next_review_due": _t(due),
         "registered_at": _t(state.registered_at),
+        "open_findings": open_findings,
+        "overdue_findings": overdue_findings,
     }
 
 
@@ -186,6 +221,16 @@ def live_inventory(session: Session, policy: Policy, now: datetime) -> list[dict
     reviews = _live_reviews(session)
     stage_times = _live_stage_times(session)
     requests = _latest_requests(session)
+    found = [
+        _Finding(
+            model=f.model.name,
+            version=f.version.version if f.version is not None else None,
+            state=f.state,
+            due_at=f.due_at,
+            accepted_until=f.accepted_until,
+        )
+        for f in session.scalars(select(Finding).where(Finding.state != "closed"))
+    ]
     rows = []
     # Sorted here, not by the database, so collation never makes live and replay differ.
     versions = sorted(
@@ -216,7 +261,7 @@ def live_inventory(session: Session, policy: Policy, now: datetime) -> list[dict
                 required=request.approvals_required,
                 expires_at=request.expires_at,
             )
-        rows.append(_row(state, policy, now))
+        rows.append(_row(state, policy, now, found))
     return rows
 
 
@@ -244,9 +289,14 @@ class _Replay:
         self.policy = policy
         self.versions: dict[str, _VersionState] = {}
         self.serving: dict[str, str] = {}  # target -> subject of the version serving it
+        self.findings: dict[int, _Finding] = {}
 
     def apply(self, event: Mapping[str, Any]) -> None:
-        handler = HANDLERS.get(str(event.get("action")))
+        action = str(event.get("action"))
+        if action.startswith("finding."):  # model-wide ones name no version: not below
+            self._finding(action, str(event.get("subject", "")), dict(event.get("payload") or {}))
+            return
+        handler = HANDLERS.get(action)
         if handler is None:
             return
         subject = str(event.get("subject", ""))
@@ -262,9 +312,30 @@ class _Replay:
             self.serving[target] = subject
             self.versions[subject].targets.add(target)
 
+    def _finding(self, action: str, subject: str, p: dict[str, Any]) -> None:
+        if not isinstance(p.get("finding_id"), int) or not subject.startswith("model:"):
+            return
+        fid = p["finding_id"]
+        if action == "finding.open" and p.get("due_at"):
+            model = subject[len("model:") :]
+            if p.get("version") is not None:
+                model = model.rpartition("/")[0]
+            self.findings[fid] = _Finding(model, p.get("version"), "open", _when(p["due_at"]))
+            return
+        found = self.findings.get(fid)
+        if found is None:
+            return
+        if action == "finding.close":
+            found.state = "closed"
+        elif action == "finding.accept" and p.get("accepted_until"):
+            found.state, found.accepted_until = "accepted", _when(p["accepted_until"])
+        elif action == "finding.reopen":
+            found.state, found.accepted_until = "open", None
+
     def rows(self, at: datetime) -> list[dict[str, Any]]:
         ordered = sorted(self.versions.values(), key=lambda s: s.model)  # stable: keeps seq order
-        return [_row(s, self.policy, at) for s in ordered]
+        found = list(self.findings.values())
+        return [_row(s, self.policy, at, found) for s in ordered]
 
 
 Handler = Callable[[_Replay, str, datetime, dict[str, Any]], None]

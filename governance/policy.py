@@ -39,6 +39,9 @@ NEVER_APPROVE: tuple[str, ...] = ("registrant", "owner", "requester")
 HEALTH_ACTIONS = ("notify", "require_review", "suspend")
 DRIFT_ENGINES = ("fast", "evidently")
 DRIFT_METHODS = ("ks", "chisquare", "z", "wasserstein", "jensenshannon", "psi")
+# Most severe first (the order the blocking level is compared in).
+FINDING_SEVERITIES = ("critical", "high", "medium", "low")
+DEFAULT_FINDING_DUE_DAYS: Mapping[str, int] = {"critical": 7, "high": 30, "medium": 90, "low": 180}
 
 _OPS: dict[str, Callable[[float, float], bool]] = {
     ">=": operator.ge,
@@ -95,6 +98,11 @@ class TierPolicy:
     on_breach: tuple[str, ...] = ("notify", "require_review")
     review_interval_days: int = 365
     stale_after_days: int = 90
+    # An open finding this severe or worse is an unmet condition of train, approval, deploy.
+    finding_blocking_severity: str = "high"
+    finding_due_days: Mapping[str, int] = field(
+        default_factory=lambda: dict(DEFAULT_FINDING_DUE_DAYS)
+    )
 
     @property
     def never_approve(self) -> tuple[str, ...]:
@@ -238,6 +246,15 @@ def _table(value_check: Callable[[Any], Any]) -> Callable[[Any], dict[str, Any]]
     return check
 
 
+def _due_days(v: Any) -> dict[str, int]:
+    """Days to fix a finding, per severity; severities not named keep their default."""
+    given = _table(_days)(v)
+    unknown = sorted(set(given) - set(FINDING_SEVERITIES))
+    if unknown:
+        raise ValueError(f"unknown severity {unknown[0]!r}: use {', '.join(FINDING_SEVERITIES)}")
+    return {**DEFAULT_FINDING_DUE_DAYS, **given}
+
+
 def _threshold(v: Any) -> MetricThreshold:
     return parse_threshold(v)
 
@@ -261,6 +278,8 @@ _TIER_KEYS: dict[str, Callable[[Any], Any]] = {
     "on_breach": _actions,
     "review_interval_days": _days,
     "stale_after_days": _days,
+    "finding_blocking_severity": _choice(FINDING_SEVERITIES),
+    "finding_due_days": _due_days,
 }
 assert set(_TIER_KEYS) == {f.name for f in fields(TierPolicy)}
 

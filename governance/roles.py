@@ -32,6 +32,8 @@ class Action(StrEnum):
     RETIRE = "retire"
     RECONCILE = "reconcile"
     VERIFY_AUDIT = "verify_audit"
+    RAISE_FINDING = "raise_finding"  # open, comment on, assign findings
+    ACCEPT_RISK = "accept_risk"  # vote to accept a finding's risk until a date
 
 
 _ALL_ROLES = frozenset(Role)
@@ -53,6 +55,10 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
     Action.ACK_REVIEW: frozenset({Role.RISK_OFFICER}),
     Action.RETIRE: frozenset({Role.ADMIN, Role.RISK_OFFICER}),
     Action.RECONCILE: frozenset({Role.ADMIN, Role.ML_ENGINEER}),
+    # Whoever builds, runs or validates a model may record a problem with it; auditors only
+    # read and admins do not take part in model decisions.
+    Action.RAISE_FINDING: frozenset({Role.DATA_SCIENTIST, Role.ML_ENGINEER, Role.RISK_OFFICER}),
+    Action.ACCEPT_RISK: frozenset({Role.RISK_OFFICER}),
 }
 
 _USER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")

@@ -550,3 +550,74 @@ class ConsoleSession(Base):
     ended_at: Mapped[datetime | None]
     audit_seq: Mapped[int] = mapped_column(Integer)
     user: Mapped[User] = relationship(lazy="selectin")
+
+
+# Findings (migration 0012): problems found in validation or production, tracked to closure.
+FINDING_SEVERITIES = ("critical", "high", "medium", "low")
+FINDING_STATES = ("open", "closed", "accepted")
+FINDING_TYPES = ("validation_issue", "policy_exception", "limitation")
+
+
+class Finding(Base):
+    """One finding on a version, or on the whole model when `version_id` is NULL.
+
+    `state` is what was last recorded; an acceptance past `accepted_until` reads as open
+    (governance/findings.py) until a sweep records the reopening."""
+
+    __tablename__ = "findings"
+    __table_args__ = (
+        CheckConstraint(one_of("severity", FINDING_SEVERITIES), name="ck_finding_severity"),
+        CheckConstraint(one_of("state", FINDING_STATES), name="ck_finding_state"),
+        CheckConstraint(one_of("type", FINDING_TYPES), name="ck_finding_type"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("models.id"), index=True)
+    version_id: Mapped[int | None] = mapped_column(ForeignKey("model_versions.id"), index=True)
+    severity: Mapped[str] = mapped_column(String(16))
+    type: Mapped[str] = mapped_column(String(32))
+    title: Mapped[str] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(Text)
+    owner: Mapped[str] = mapped_column(String(64), index=True)
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    source: Mapped[str] = mapped_column(String(32))  # manual, drift, health, review...
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSON)
+    due_at: Mapped[datetime]
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(64))
+    closed_at: Mapped[datetime | None]
+    closed_by: Mapped[str | None] = mapped_column(String(64))
+    resolution: Mapped[str | None] = mapped_column(Text)
+    # Each acceptance is a round of votes; a reopening starts the next round.
+    acceptance_round: Mapped[int] = mapped_column(Integer)
+    accepted_until: Mapped[datetime | None]
+    overdue_notified_at: Mapped[datetime | None]
+    model: Mapped[Model] = relationship(lazy="joined")
+    version: Mapped[ModelVersion | None] = relationship(lazy="joined")
+
+
+class FindingComment(Base):
+    __tablename__ = "finding_comments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    finding_id: Mapped[int] = mapped_column(ForeignKey("findings.id"), index=True)
+    author: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime]
+    text: Mapped[str] = mapped_column(Text)
+
+
+class FindingAcceptance(Base):
+    """One risk officer's vote to accept a finding's risk until a date (a quorum accepts)."""
+
+    __tablename__ = "finding_acceptances"
+    __table_args__ = (
+        UniqueConstraint("finding_id", "round", "approver", name="uq_finding_acceptance_vote"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    finding_id: Mapped[int] = mapped_column(ForeignKey("findings.id"), index=True)
+    round: Mapped[int] = mapped_column(Integer)
+    approver: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text)
+    until: Mapped[datetime]
+    at: Mapped[datetime]

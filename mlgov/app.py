@@ -17,7 +17,7 @@ from mlgov.adapters import (
     drift_checker,
 )
 from mlgov.config import Settings, apply_environment
-from mlgov.governance import approvals, deployments, drift_checks
+from mlgov.governance import approvals, deployments, drift_checks, findings
 from mlgov.governance.cards import card_section
 from mlgov.governance.checkpoints import Checkpointer
 from mlgov.governance.clock import Clock
@@ -107,6 +107,7 @@ def _add_show_sections(gov: Governance) -> None:
             "approval": approval,
             "drift_check": drift_checks.drift_section,
             "deployments": deployments.deployment_section,
+            "findings": lambda s, v: findings.findings_section(s, v, gov.policy, gov.now()),
         }
     )
     # An approval freezes the latest pre-deployment drift result too (for the record).

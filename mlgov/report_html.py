@@ -41,6 +41,7 @@ _SECTIONS = (
     ("health", "Health timeline"),
     ("deployments", "Deployment history"),
     ("stages", "Stage history"),
+    ("model_risk", "Findings"),
     ("audit", "Audit events"),
 )
 
@@ -385,6 +386,13 @@ def render_index(evidence: Mapping[str, Any]) -> str:
             evidence["stage_history"],
             [("at", "Time"), ("from", "From"), ("to", "To"), ("actor", "Actor"),
              ("reason", "Reason"), ("audit_seq", "Audit seq")],
+        ),
+        "model_risk": _table(
+            (evidence.get("model_risk") or {}).get("findings", []),
+            [("id", "Id"), ("severity", "Severity"), ("type", "Type"), ("title", "Title"),
+             ("version", "Version (none: model-wide)"), ("state", "State"),
+             ("owner", "Owner"), ("due_at", "Due"), ("source", "Source"),
+             ("resolution", "Resolution")],
         ),
         "audit": _audit(evidence),
     }  # fmt: skip

@@ -20,8 +20,8 @@ if TYPE_CHECKING:
 # The use-case areas a command reaches; each exists in mlgov.api and, as its remote twin,
 # in mlgov.client.
 AREAS = frozenset(
-    {"approvals", "audit", "deployments", "models", "monitoring", "policy", "reconcile"}
-    | {"reports", "retirement", "tokens", "users"}
+    {"approvals", "audit", "deployments", "findings", "models", "monitoring", "policy"}
+    | {"reconcile", "reports", "retirement", "tokens", "users"}
 )
 
 

@@ -22,6 +22,7 @@ TABLE_COLUMNS = [
     "targets",
     "last_review",
     "next_review_due",
+    "findings",
 ]
 
 
@@ -32,6 +33,9 @@ def _for_table(row: dict[str, Any]) -> dict[str, Any]:
     shown = dict(row, approval=approval)
     for key in ("last_review", "next_review_due"):
         shown[key] = row[key][:10] if row[key] else None  # the day is what a reader needs
+    if row["open_findings"]:
+        overdue = row["overdue_findings"]
+        shown["findings"] = f"{row['open_findings']}" + (f" ({overdue} overdue)" if overdue else "")
     if row["review_required"]:
         shown["health"] = f"{row['health']} (review)"
     return shown

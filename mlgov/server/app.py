@@ -29,7 +29,7 @@ from mlgov.api import reports as reports_api
 from mlgov.api import tokens as tokens_api
 from mlgov.api import users as users_api
 from mlgov.config import Settings
-from mlgov.server import evidence_routes, lifecycle_routes, oidc
+from mlgov.server import evidence_routes, finding_routes, lifecycle_routes, oidc
 from mlgov.server.auth import FailureThrottle, TooManyFailures
 from mlgov.server.console import router as console_router
 from mlgov.server.cursors import Page, Pages, SortKey, page_after
@@ -399,7 +399,7 @@ def create_app(
     def audit_checkpoint(p: Plat, who: Who, idem: Idem) -> Any:
         return idem.run(p, who, None, lambda: audit_api.write_checkpoint(p, who).to_json())
 
-    for router in (lifecycle_routes.router, evidence_routes.router):
+    for router in (lifecycle_routes.router, evidence_routes.router, finding_routes.router):
         app.include_router(
             router, prefix=PREFIX, responses=PROBLEM_RESPONSES, dependencies=[BEARER]
         )

@@ -72,6 +72,13 @@ def _in_review(g: Governed) -> dict[str, str]:
     return {"model": MODEL, "version": g.in_review}
 
 
+def _finding(g: Governed) -> dict[str, str]:
+    return {"finding_id": str(g.finding_id)}
+
+
+FINDING_KEEPERS = frozenset({Role.DATA_SCIENTIST, Role.RISK_OFFICER})
+
+
 @dataclass(frozen=True)
 class Expect:
     roles: frozenset[Role]
@@ -195,6 +202,37 @@ EXPECTED: dict[tuple[str, str], Expect] = {
     ("GET", f"{PREFIX}/audit/verification"): _by(Action.VERIFY_AUDIT),
     ("POST", f"{PREFIX}/audit/checkpoints"): _by(Action.VERIFY_AUDIT),
     ("GET", f"{PREFIX}/audit/export"): _by(Action.READ),
+    # findings (a low one on the version, owned by its registrant dana, the data scientist)
+    ("GET", f"{PREFIX}/findings"): _by(Action.READ),
+    ("POST", f"{PREFIX}/findings"): _by(
+        Action.RAISE_FINDING,
+        Call(
+            body=lambda g, role: {
+                "model": MODEL,
+                "version": g.version,
+                "severity": "low",
+                "title": f"by {role}",
+            }
+        ),
+    ),
+    ("GET", f"{PREFIX}/findings/{{finding_id}}"): _by(Action.READ, Call(params=_finding)),
+    ("POST", f"{PREFIX}/findings/{{finding_id}}/comments"): _by(
+        Action.RAISE_FINDING, Call(params=_finding, body=lambda g, role: {"text": "matrix"})
+    ),
+    ("POST", f"{PREFIX}/findings/{{finding_id}}/assignment"): Expect(
+        FINDING_KEEPERS,
+        Call(params=_finding, body=lambda g, role: {"owner": ROLE_USERS["risk_officer"]}),
+        why="the finding's owner, the model's owner or registrant (dana), or a risk officer",
+    ),
+    ("POST", f"{PREFIX}/findings/{{finding_id}}/closing"): Expect(
+        FINDING_KEEPERS,
+        Call(params=_finding, body=lambda g, role: {"resolution": "matrix"}),
+        why="a low finding: its owner, the model's owner or registrant, or a risk officer",
+    ),
+    ("POST", f"{PREFIX}/findings/{{finding_id}}/acceptances"): _by(
+        Action.ACCEPT_RISK,
+        Call(params=_finding, body=lambda g, role: {"reason": "matrix", "until": "2099-01-01"}),
+    ),
 }
 
 

@@ -67,6 +67,7 @@ class Governed:
     run_id: str  # the MLflow run both were registered from
     reference_csv: Path  # the model's training features as CSV (outside the home)
     env: dict[str, str] = field(default_factory=dict)
+    finding_id: int = 0  # a low finding on `version`, owned by dana (its registrant)
 
     def app(
         self, *, throttle: FailureThrottle | None = None, verifier: oidc.Verifier | None = None
@@ -175,6 +176,11 @@ def build(root: Path) -> Iterator[Governed]:
         models_api.record_reference(p, dana, MODEL, in_review, str(reference_csv))
         models_api.move(p, dana, MODEL, in_review, to="train")
         approvals_api.request_approval(p, dana, MODEL, in_review)
+        from mlgov.api import findings as findings_api
+
+        finding = findings_api.open_finding(
+            p, Actor.asserted(ROLE_USERS["risk_officer"]), MODEL, target, severity="low", title="m"
+        )
         p.governance().store.engine.dispose()
         yield Governed(
             home=home,
@@ -191,4 +197,5 @@ def build(root: Path) -> Iterator[Governed]:
             run_id=run_id,
             reference_csv=reference_csv,
             env=env,
+            finding_id=finding.id,
         )
