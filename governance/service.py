@@ -73,6 +73,19 @@ _PROMOTE_ACTION = {
 OWNER_ROLES = (Role.DATA_SCIENTIST.value, Role.ML_ENGINEER.value, Role.RISK_OFFICER.value)
 
 
+# The most warnings one service keeps untaken (oldest dropped first).
+MAX_WARNINGS = 100
+
+
+class Warnings(list[str]):
+    """A list that keeps only the newest MAX_WARNINGS entries."""
+
+    def append(self, message: str) -> None:
+        super().append(message)
+        if len(self) > MAX_WARNINGS:
+            del self[: len(self) - MAX_WARNINGS]
+
+
 def version_subject(model: str, version: str) -> str:
     return f"model:{model}/{version}"
 
@@ -107,8 +120,10 @@ class Governance:
         self.checkpointer = checkpointer
         # How long a move waits for another process's operation on the same version.
         self.operation_wait_seconds = operations.WAIT_SECONDS
-        # Things the user should know that did not fail the call (the CLI prints them).
-        self.warnings: list[str] = []
+        # Things the user should know that did not fail the call (the CLI prints them). Bounded,
+        # and drained by take_warnings: a long-running process (the server, a serving
+        # controller) keeps one service for many calls, and nothing may grow with its life.
+        self.warnings: Warnings = Warnings()
         # How the acting user was identified, when a surface proved it (a token, a session):
         # recorded with each of that user's events, so the trail says which credential acted.
         self.principal: dict[str, str] | None = None
@@ -118,6 +133,12 @@ class Governance:
         self.snapshot_sections: dict[str, Callable[[Session, ModelVersion], Any]] = {}
 
     # --- helpers --------------------------------------------------------------------------
+
+    def take_warnings(self) -> list[str]:
+        """The warnings noted since the last take, oldest first; the service forgets them."""
+        taken = list(self.warnings)
+        self.warnings.clear()
+        return taken
 
     @property
     def policy(self) -> Policy:
