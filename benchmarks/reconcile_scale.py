@@ -141,7 +141,9 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[dict[str, Any]] = []
     for count in args.versions:
         if args.only != "reconcile":
-            rows.append({"measure": "MLflow fingerprint of every version"} | measure_registry(count))
+            rows.append(
+                {"measure": "MLflow fingerprint of every version"} | measure_registry(count)
+            )
         if args.only != "registry":
             rows.append({"measure": "whole reconcile (fake registry)"} | measure_reconcile(count))
         if args.format == "table":

@@ -20,7 +20,17 @@ _LOGGERS = ("", "bentoml", "uvicorn", "uvicorn.error", "mlgov")
 ACCESS_LOGGER = "bentoml.access"
 # The routes the governed service answers; every other path a client sends is its own text.
 KNOWN_PATHS = frozenset(
-    {"/predict", "/metadata", "/docs.json", "/docs", "/readyz", "/livez", "/healthz", "/metrics", "/"}
+    {
+        "/predict",
+        "/metadata",
+        "/docs.json",
+        "/docs",
+        "/readyz",
+        "/livez",
+        "/healthz",
+        "/metrics",
+        "/",
+    }
 )
 REDACTED_PATH = "<other>"
 _PATH_FIELD = re.compile(r"path=([^,)]*)")

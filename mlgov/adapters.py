@@ -150,15 +150,15 @@ class BentoDeployerPort:
         scope = global_tracking_uri(self.tracking_uri) if self.tracking_uri else nullcontext()
         with scope:
             prepared = prepare_deployment(
-            self.serving_root,
-            target=target,
-            model=model,
-            version=version,
-            model_uri=model_uri,
-            fingerprint_digest=fingerprint_digest,
-            signature={"inputs": list(features)},
-            approvals=metadata.get("approvals"),
-        )
+                self.serving_root,
+                target=target,
+                model=model,
+                version=version,
+                model_uri=model_uri,
+                fingerprint_digest=fingerprint_digest,
+                signature={"inputs": list(features)},
+                approvals=metadata.get("approvals"),
+            )
         return PreparedDeployment(
             target=target,
             bento_model_tag=prepared.manifest.bento_model_tag,

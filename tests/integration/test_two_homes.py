@@ -25,7 +25,6 @@ def _open(home: Path) -> Platform:
 
 def test_two_homes_in_one_process_keep_their_own_mlflow_stores(tmp_path):
     from mlflow import MlflowClient
-
     from support.toy_models import log_toy_model
 
     env = {k: v for k, v in os.environ.items() if k not in FOREIGN_ENV} | dict(TELEMETRY_OFF)
@@ -48,7 +47,9 @@ def test_two_homes_in_one_process_keep_their_own_mlflow_stores(tmp_path):
                 platform, dana, model, risk_tier="low", purpose="two homes", run_id=run_id
             )
         # The first home again, after the second was used: its store, not the second's.
-        run_id, _ = log_toy_model(a.settings.tracking_uri, artifact_location=str(a.settings.artifact_root))
+        run_id, _ = log_toy_model(
+            a.settings.tracking_uri, artifact_location=str(a.settings.artifact_root)
+        )
         again = models_api.register(
             a, dana, "alpha", risk_tier="low", purpose="two homes", run_id=run_id
         )
