@@ -29,7 +29,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.execute("DELETE FROM operations WHERE version_id IS NULL")
+    # 0011 knows no registration operations: their rows go (the audit events stay).
+    op.execute("DELETE FROM operations WHERE kind = 'register' OR version_id IS NULL")
     with op.batch_alter_table("operations") as batch:
         batch.alter_column("version_id", existing_type=sa.Integer(), nullable=False)
         batch.alter_column("from_stage", existing_type=sa.String(length=16), nullable=False)
