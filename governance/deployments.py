@@ -173,6 +173,20 @@ def deploy(
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     target = validate_target(target or model)
+    # The sweep, the gate preview and the move each bind the approval to the artifacts' hash:
+    # within one deploy they share one hashing (a 500 MB model was read 4 times).
+    with gov.hashing_once():
+        return _deploy(gov, actor, model, version, target, progress)
+
+
+def _deploy(
+    gov: Governance,
+    actor: str,
+    model: str,
+    version: str,
+    target: str,
+    progress: Callable[[str], None] | None,
+) -> dict[str, Any]:
     with gov.store.read() as s:
         gov.authorize(s, actor, Action.DEPLOY)
         v = gov.version(s, model, version)
@@ -461,20 +475,34 @@ def undeploy(
 
 
 def suspend_version(
-    gov: Governance, s: Session, v: ModelVersion, actor: str, reason: str
+    gov: Governance,
+    s: Session,
+    v: ModelVersion,
+    actor: str,
+    reason: str,
+    run: operations.OperationRun,
 ) -> list[str]:
-    """Monitoring's `suspend` action: every target serving the version answers 503."""
+    """Monitoring's `suspend` action: every target serving the version answers 503.
+
+    Runs in the monitoring step's transaction, as operation `run` (begun with these targets):
+    each status file names it, and the operation completes with the last audit event."""
     targets = []
+    event = None
     for d in active_for_version(s, v):
-        gov.audit(
+        run.side_effects_started = True
+        _status(gov, d, "suspended", reason, v, run.id)
+        event = gov.audit(
             s,
             actor,
             "deployment.suspend",
             f"model:{v.label}",
-            {"target": d.target, "deployment_id": d.id, "reason": reason},
+            {"target": d.target, "deployment_id": d.id, "reason": reason} | {"op_id": run.id},
         )
-        _status(gov, d, "suspended", reason, v)
         targets.append(d.target)
+    if event is not None:
+        operations.mark_written(gov, run, v)
+        fault_point("after-side-effect")
+        operations.complete(s, run, audit_seq=event.seq, now=gov.now())
     return targets
 
 

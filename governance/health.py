@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from contextlib import nullcontext
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -13,10 +14,12 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from mlgov.governance.deployments import suspend_version
+from mlgov.governance import operations
+from mlgov.governance.deployments import active_for_version, suspend_version
 from mlgov.governance.drift_checks import MONITOR, latest, run_check, store_result
 from mlgov.governance.errors import BadInput, MlgovError, Refused
 from mlgov.governance.findings import HEALTH, open_automatic, sweep_due
+from mlgov.governance.faults import fault_point
 from mlgov.governance.lifecycle import SERVING_STAGES, Health
 from mlgov.governance.mirror import mirror_version
 from mlgov.governance.policy import TierPolicy
@@ -106,7 +109,28 @@ def check_version(gov: Governance, actor: str, model: str, version: str) -> dict
         tier = gov.policy.for_tier(v.risk_tier)
         health = health_for(result.drifted_share, tier)
         actions = actions_for(health, tier) if health.value != old_health else ()
-        with gov.store.transaction() as s:
+        reason = (
+            f"health {health.value}: drift share {result.drifted_share:.2f} reached the "
+            "policy's level"
+        )
+        # A suspension rewrites the serving targets' status files: an operation, so a crash
+        # between those writes and this transaction's commit is settled by reconcile.
+        intent: Any = (
+            operations.running(
+                gov,
+                model,
+                version,
+                kind=operations.SUSPEND,
+                actor=actor,
+                to_stage=None,
+                detail={"reason": reason},
+                precheck=lambda s, v: None,
+                targets=lambda s, v: [d.target for d in active_for_version(s, v)],
+            )
+            if "suspend" in actions
+            else nullcontext()
+        )
+        with intent as run, gov.store.transaction() as s:
             v = gov.version(s, model, version, lock=True)
             record = store_result(
                 gov,
@@ -156,15 +180,11 @@ def check_version(gov: Governance, actor: str, model: str, version: str) -> dict
                 registry = gov.ports.get("registry")
                 if registry is not None:
                     mirror_version(s, registry, v)
-                if "suspend" in actions:
-                    suspend_version(
-                        gov,
-                        s,
-                        v,
-                        actor,
-                        f"health {health.value}: drift share "
-                        f"{result.drifted_share:.2f} reached the policy's level",
-                    )
+                if run is not None:
+                    suspend_version(gov, s, v, actor, reason, run)
+            fault_point("before-commit")
+        if run is not None:
+            operations.forget(gov, run)  # nothing was serving it: no status was written
         if "notify" in actions:
             gov.notify(
                 f"health.{health.value}",

@@ -17,6 +17,13 @@ leaves the row pending; `mlgov reconcile` then settles it: if any outside write 
 operation is visible it replays the move (gate checked again, writes are idempotent) and
 completes it; if none is, or the replay is refused, it undoes what was written and aborts
 the row. Both outcomes are audit events.
+
+Registration is an operation too, begun before its version row exists (version_id empty
+until the transaction that records the version links it): the MLflow version it creates
+carries the operation id as a tag from its creation, so reconcile finds it and records the
+registration (or, if that is refused now, deletes the version mlgov created). Monitoring's
+`suspend` writes the targets' status files as an operation; a suspension a crash left
+unrecorded is kept and recorded by reconcile (the kill switch fails closed).
 """
 
 from __future__ import annotations
@@ -28,7 +35,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -48,6 +55,7 @@ if TYPE_CHECKING:
     from mlgov.governance.service import Governance
 
 PENDING, COMPLETED, ABORTED = "pending", "completed", "aborted"
+REGISTER, SUSPEND = "register", "suspend"
 OP_TAG = "mlgov.op_id"
 # How long a move waits for another live process's operation on the same version to finish.
 WAIT_SECONDS = 30.0
@@ -306,6 +314,60 @@ def running(gov: Governance, model: str, version: str, **intent: Any) -> Iterato
             _IN_FLIGHT.discard(run.id)
 
 
+def begin_registration(
+    gov: Governance, actor: str, model: str, *, detail: dict[str, Any]
+) -> OperationRun:
+    """Commit the intent of a registration before MLflow is asked to create the version."""
+    op_id = uuid.uuid4().hex
+    with _IN_FLIGHT_LOCK:
+        _IN_FLIGHT.add(op_id)
+    try:
+        with gov.store.transaction() as s:
+            gov.authorize(s, actor, Action.REGISTER)
+            s.add(
+                Operation(
+                    id=op_id,
+                    kind=REGISTER,
+                    version_id=None,
+                    subject=f"model:{model}",
+                    actor=actor,
+                    from_stage=None,
+                    to_stage="develop",
+                    detail=detail | _own_identity(),
+                    state=PENDING,
+                    started_at=gov.now(),
+                )
+            )
+    except BaseException:
+        with _IN_FLIGHT_LOCK:
+            _IN_FLIGHT.discard(op_id)
+        raise
+    return OperationRun(op_id)
+
+
+def link_registration(
+    s: Session, run: OperationRun, v: ModelVersion, *, audit_seq: int, now: datetime
+) -> None:
+    """In the registration's transaction: the operation names its version and is done."""
+    op = s.get(Operation, run.id)
+    assert op is not None  # begin_registration committed it; only this process deletes it
+    op.version_id, op.subject = v.id, f"model:{v.label}"
+    complete(s, run, audit_seq=audit_seq, now=now)
+
+
+def forget(gov: Governance, run: OperationRun) -> None:
+    """A move failed in this process with nothing left outside: delete its intent row."""
+    if run.resumed:
+        return
+    with gov.store.transaction() as s:
+        s.execute(delete(Operation).where(Operation.id == run.id, Operation.state == PENDING))
+
+
+def done_moving(run: OperationRun) -> None:
+    with _IN_FLIGHT_LOCK:
+        _IN_FLIGHT.discard(run.id)
+
+
 def _other_live_operation(gov: Governance, model: str, version: str) -> bool:
     with gov.store.read() as s:
         op = s.scalar(
@@ -367,7 +429,14 @@ def revert(gov: Governance, op_id: str) -> list[str]:
                 mirror_version(s, registry, v)
                 current = registry.state(v.model.name).versions.get(v.version)
                 if current is not None and current.tags.get(OP_TAG) == op.id:
-                    registry.mirror(v.model.name, v.version, tags={OP_TAG: None})
+                    # Back to the last completed operation's mark (the registration's at least).
+                    previous = s.scalar(
+                        select(Operation.id)
+                        .where(Operation.version_id == v.id, Operation.state == COMPLETED)
+                        .order_by(Operation.ended_at.desc())
+                        .limit(1)
+                    )
+                    registry.mirror(v.model.name, v.version, tags={OP_TAG: previous})
                 done.append("MLflow tags and aliases restored from governance")
             except NotFound:
                 pass
@@ -416,6 +485,9 @@ def observe(gov: Governance, op: Operation, v: ModelVersion) -> list[str]:
 
 def _replay(gov: Governance, actor: str, op: Operation, model: str, version: str) -> None:
     detail = op.detail
+    if op.kind == SUSPEND:
+        _record_suspension(gov, actor, op.id)
+        return
     if op.kind == "approve":
         from mlgov.governance.approvals import decide
 
@@ -526,6 +598,9 @@ def settle_pending(
         if _process_alive(op.detail, op.id, now=gov.now()):
             results.append(base | {"outcome": "running", "reason": _why_running(op)})
             continue
+        if op.version_id is None:
+            results.append(base | _settle_registration(gov, actor, op))
+            continue
         with gov.store.read() as s:
             v = s.get(ModelVersion, op.version_id)
             assert v is not None  # version_id is a foreign key
@@ -542,3 +617,120 @@ def settle_pending(
             continue
         results.append(base | {"outcome": COMPLETED, "seen": seen})
     return results
+
+
+# --- registration and suspension ----------------------------------------------------------
+
+
+def _created_by(registry: Any, model: str, op_id: str) -> str | None:
+    """The MLflow version of `model` that the registration `op_id` created, if any."""
+    try:
+        state = registry.state(model)
+    except NotFound:
+        return None
+    for version, found in state.versions.items():
+        if found.tags.get(OP_TAG) == op_id:
+            return str(version)
+    return None
+
+
+def _settle_registration(gov: Governance, actor: str, op: Operation) -> dict[str, Any]:
+    """A registration whose process is gone: record the version MLflow created for it, or,
+    when none was created or recording it is refused now, undo and abort."""
+    detail = op.detail
+    model = str(detail.get("model") or op.subject.removeprefix("model:"))
+    registry = gov.ports.get("registry")
+    version = _created_by(registry, model, op.id) if registry is not None else None
+    if version is None:
+        return _abort_registration(gov, actor, op.id, "no outside write was made", [], None)
+    seen = [f"MLflow version {model}/{version} tagged {OP_TAG}"]
+    assert registry is not None  # a version was found through it
+    try:
+        reg = registry.register(model, model_uri=f"models:/{model}/{version}")
+        # Adopted by the replay, but this operation created it (its tag says so).
+        reg = replace(reg, created=True)
+        gov.record_registration(
+            op.actor,
+            reg,
+            risk_tier=str(detail.get("risk_tier")),
+            purpose=str(detail.get("purpose") or ""),
+            owner=str(detail.get("owner") or op.actor),
+            reinstate=detail.get("reinstate"),
+            operation=OperationRun(op.id, resumed=True, recovered_by=actor),
+        )
+    except MlgovError as exc:
+        return _abort_registration(gov, actor, op.id, f"replay refused: {exc}", seen, version)
+    return {"outcome": COMPLETED, "seen": seen}
+
+
+def _abort_registration(
+    gov: Governance, actor: str, op_id: str, why: str, seen: list[str], version: str | None
+) -> dict[str, Any]:
+    undone: list[str] = []
+    with gov.store.read() as s:
+        op = s.get(Operation, op_id)
+        assert op is not None  # its process is gone: nothing deletes a pending row then
+        model = str(op.detail.get("model") or "")
+    registry = gov.ports.get("registry")
+    if version is not None and registry is not None:
+        registry.discard(model, version)  # created by this operation (mlgov.created)
+        undone.append(f"MLflow version {model}/{version} deleted")
+    with gov.store.transaction() as s:
+        op = s.get(Operation, op_id, with_for_update=True)
+        assert op is not None
+        if op.state != PENDING:
+            return {"id": op.id, "outcome": op.state}
+        op.state, op.ended_at, op.ended_by, op.outcome = ABORTED, gov.now(), actor, why
+        event = gov.audit(
+            s,
+            actor,
+            "operation.abort",
+            op.subject,
+            {
+                "op_id": op.id,
+                "kind": op.kind,
+                "by": op.actor,
+                "from": None,
+                "to": op.to_stage,
+                "seen": seen,
+                "undone": undone,
+                "reason": why,
+            },
+        )
+        op.audit_seq = event.seq
+    return {"id": op_id, "outcome": ABORTED, "reason": why}
+
+
+def _record_suspension(gov: Governance, actor: str, op_id: str) -> None:
+    """A suspension that reached the targets' status but not the database: keep it (a kill
+    switch a crash interrupted stays on) and record it, like the suspension would have."""
+    from mlgov.governance.deployments import active_on
+
+    deployer = gov.ports.get("deployer")
+    with gov.store.transaction() as s:
+        op = s.get(Operation, op_id, with_for_update=True)
+        assert op is not None and op.version_id is not None  # a suspend names its version
+        v = s.get(ModelVersion, op.version_id)
+        assert v is not None  # version_id is a foreign key
+        last = None
+        for target in op.detail.get("targets", []):
+            if deployer is None or deployer.status_operation(target) != op.id:
+                continue
+            d = active_on(s, target)
+            last = gov.audit(
+                s,
+                op.actor,
+                "deployment.suspend",
+                f"model:{v.label}",
+                {
+                    "target": target,
+                    "deployment_id": d.id if d is not None else None,
+                    "reason": op.detail.get("reason"),
+                    "op_id": op.id,
+                    "recovered_by": actor,
+                },
+            )
+        run = OperationRun(op.id, resumed=True, recovered_by=actor)
+        if last is None:
+            raise Conflict(f"suspension {op.id} left no status to record")
+        complete(s, run, audit_seq=last.seq, now=gov.now())

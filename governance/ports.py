@@ -66,7 +66,10 @@ class ModelRegistry(Protocol):
         run_id: str | None = None,
         model_uri: str | None = None,
         artifact_path: str | None = None,
-    ) -> RegisteredVersion: ...
+        op_id: str | None = None,
+    ) -> RegisteredVersion:
+        """`op_id`: a version created here carries it as the tag mlgov.op_id (reconcile finds
+        a registration a crash interrupted by it)."""
 
     def discard(self, model: str, version: str) -> None:
         """Delete a version this mlgov created, when governance could not record it."""

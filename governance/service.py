@@ -7,7 +7,8 @@ change and its audit event in one transaction.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -73,6 +74,36 @@ _PROMOTE_ACTION = {
 OWNER_ROLES = (Role.DATA_SCIENTIST.value, Role.ML_ENGINEER.value, Role.RISK_OFFICER.value)
 
 
+# The most warnings one service keeps untaken (oldest dropped first).
+MAX_WARNINGS = 100
+
+
+class Warnings(list[str]):
+    """A list that keeps only the newest MAX_WARNINGS entries."""
+
+    def append(self, message: str) -> None:
+        super().append(message)
+        if len(self) > MAX_WARNINGS:
+            del self[: len(self) - MAX_WARNINGS]
+
+
+class HashedOnce:
+    """A registry whose `fingerprint` answers each version from its first hashing."""
+
+    def __init__(self, registry: Any) -> None:
+        self._registry = registry
+        self._hashed: dict[tuple[str, str], dict[str, str]] = {}
+
+    def fingerprint(self, model: str, version: str) -> dict[str, str]:
+        key = (model, str(version))
+        if key not in self._hashed:
+            self._hashed[key] = dict(self._registry.fingerprint(model, version))
+        return dict(self._hashed[key])
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._registry, name)
+
+
 def version_subject(model: str, version: str) -> str:
     return f"model:{model}/{version}"
 
@@ -107,8 +138,10 @@ class Governance:
         self.checkpointer = checkpointer
         # How long a move waits for another process's operation on the same version.
         self.operation_wait_seconds = operations.WAIT_SECONDS
-        # Things the user should know that did not fail the call (the CLI prints them).
-        self.warnings: list[str] = []
+        # Things the user should know that did not fail the call (the CLI prints them). Bounded,
+        # and drained by take_warnings: a long-running process (the server, a serving
+        # controller) keeps one service for many calls, and nothing may grow with its life.
+        self.warnings: Warnings = Warnings()
         # How the acting user was identified, when a surface proved it (a token, a session):
         # recorded with each of that user's events, so the trail says which credential acted.
         self.principal: dict[str, str] | None = None
@@ -118,6 +151,29 @@ class Governance:
         self.snapshot_sections: dict[str, Callable[[Session, ModelVersion], Any]] = {}
 
     # --- helpers --------------------------------------------------------------------------
+
+    @contextmanager
+    def hashing_once(self) -> Iterator[None]:
+        """For the block, the registry hashes each version's artifacts at most once.
+
+        One use case checks the same binding several times (sweep, gate preview, the move's
+        gate); hashing again between them reads the whole model again and proves nothing the
+        first read did not. The next use case hashes afresh."""
+        registry = self.ports.get("registry")
+        if registry is None or isinstance(registry, HashedOnce):
+            yield
+            return
+        self.ports["registry"] = HashedOnce(registry)
+        try:
+            yield
+        finally:
+            self.ports["registry"] = registry
+
+    def take_warnings(self) -> list[str]:
+        """The warnings noted since the last take, oldest first; the service forgets them."""
+        taken = list(self.warnings)
+        self.warnings.clear()
+        return taken
 
     @property
     def policy(self) -> Policy:
@@ -346,17 +402,47 @@ class Governance:
             self.authorize(s, actor, Action.REGISTER)
             self._check_owner(self.user(s, owner))
             self._model_for_registration(s, model)
-        reg = self.registry.register(
-            model, run_id=run_id, model_uri=model_uri, artifact_path=artifact_path
+        # The intent first: a crash after MLflow created the version and before governance
+        # recorded it leaves this row pending, and reconcile finishes (or undoes) it.
+        run = operations.begin_registration(
+            self,
+            actor,
+            model,
+            detail={
+                "model": model,
+                "run_id": run_id,
+                "model_uri": model_uri,
+                "artifact_path": artifact_path,
+                "risk_tier": tier.value,
+                "purpose": purpose,
+                "owner": owner,
+                "reinstate": reinstate,
+            },
         )
+        reg: RegisteredVersion | None = None
         try:
-            return self.record_registration(
-                actor, reg, risk_tier=tier, purpose=purpose, owner=owner, reinstate=reinstate
+            reg = self.registry.register(
+                model, run_id=run_id, model_uri=model_uri, artifact_path=artifact_path, op_id=run.id
+            )
+            fault_point("after-side-effect")
+            result = self.record_registration(
+                actor,
+                reg,
+                risk_tier=tier,
+                purpose=purpose,
+                owner=owner,
+                reinstate=reinstate,
+                operation=run,
             )
         except BaseException:
-            if reg.created:
+            if reg is not None and reg.created:
                 self.registry.discard(reg.model, reg.version)
+            operations.forget(self, run)
             raise
+        finally:
+            operations.done_moving(run)
+        fault_point("after-commit")
+        return result
 
     @staticmethod
     def _check_owner(owner: User) -> None:
@@ -396,9 +482,11 @@ class Governance:
         purpose: str,
         owner: str,
         reinstate: str | None = None,
+        operation: operations.OperationRun | None = None,
     ) -> dict[str, Any]:
         """The governed version of `reg`, in develop. `reinstate` is the reason for
-        registering a retired version's artifact again (refused without it)."""
+        registering a retired version's artifact again (refused without it). `operation`:
+        the registration's pending operation, completed in the same transaction."""
         tier = parse_tier(str(risk_tier))
         if reinstate is not None:
             reinstate = validate.free_text(reinstate, "--reinstate", required=True)
@@ -468,6 +556,7 @@ class Governance:
                     "fingerprint_digest": v.fingerprint_digest,
                     "adopted": not reg.created,
                     **({"reinstates": reinstated} if reinstated else {}),
+                    **(operation.audit_fields if operation is not None else {}),
                 },
                 at=now,
             )
@@ -493,8 +582,11 @@ class Governance:
                 ports=self.ports,
             )
             self.gates.run_effects(ctx)
+            if operation is not None:
+                operations.link_registration(s, operation, v, audit_seq=event.seq, now=now)
             result = version_detail(v)
             earlier = tier_history.earlier_tier(s, v)
+            fault_point("before-commit")
         if earlier is not None:
             result["tier_confirmation_required"] = earlier.tier
             self.warnings.append(

@@ -416,11 +416,13 @@ class Operation(Base):
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    kind: Mapped[str] = mapped_column(String(16))  # promote/deploy/retire/approve/rollback/undeploy
-    version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"), index=True)
+    # register/promote/deploy/retire/approve/rollback/undeploy/suspend
+    kind: Mapped[str] = mapped_column(String(16))
+    # None only while a registration is pending: its version row does not exist yet.
+    version_id: Mapped[int | None] = mapped_column(ForeignKey("model_versions.id"), index=True)
     subject: Mapped[str] = mapped_column(String(256))
     actor: Mapped[str] = mapped_column(String(64))
-    from_stage: Mapped[str] = mapped_column(String(16))
+    from_stage: Mapped[str | None] = mapped_column(String(16))  # None: a registration
     to_stage: Mapped[str | None] = mapped_column(String(16))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON)
     state: Mapped[str] = mapped_column(String(16), index=True)  # pending/completed/aborted

@@ -53,11 +53,19 @@ class FakeRegistry:
         run_id: str | None = None,
         model_uri: str | None = None,
         artifact_path: str | None = None,
+        op_id: str | None = None,
     ) -> RegisteredVersion:
         self._maybe_fail("register")
-        version = str(1 + sum(1 for m, _ in self.files if m == model))
-        self.files[(model, version)] = {"MLmodel": f"{model}-{version}".encode(), "model.pkl": b"x"}
-        self.tags[(model, version)] = {}
+        adopted = _adopted(model, model_uri)
+        if adopted is not None and (model, adopted) in self.files:
+            version, created = adopted, False
+        else:
+            version, created = str(1 + sum(1 for m, _ in self.files if m == model)), True
+            self.files[(model, version)] = {
+                "MLmodel": f"{model}-{version}".encode(),
+                "model.pkl": b"x",
+            }
+            self.tags[(model, version)] = {"mlgov.op_id": op_id} if op_id else {}
         return RegisteredVersion(
             model=model,
             version=version,
@@ -68,6 +76,7 @@ class FakeRegistry:
             flavors=("python_function",),
             fingerprint=self.fingerprint(model, version),
             metrics=dict(self.metrics),
+            created=created,
         )
 
     def discard(self, model: str, version: str) -> None:
@@ -144,6 +153,14 @@ class FakeRegistry:
 
     def clear_legacy_stage(self, model: str, version: str) -> None:
         self.legacy_stages.pop((model, version), None)
+
+
+def _adopted(model: str, model_uri: str | None) -> str | None:
+    """The version `models:/MODEL/VERSION` names (adopting it as the real registry does)."""
+    prefix = f"models:/{model}/"
+    if model_uri and model_uri.startswith(prefix) and model_uri[len(prefix) :].isdigit():
+        return model_uri[len(prefix) :]
+    return None
 
 
 @dataclass

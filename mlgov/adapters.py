@@ -12,6 +12,7 @@ import subprocess
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -125,8 +126,10 @@ class PredictionLogSource:
 class BentoDeployerPort:
     """Deployer over mlgov.deploy: BentoML model import, Bento build, manifests, status."""
 
-    def __init__(self, serving_root: Path) -> None:
+    def __init__(self, serving_root: Path, tracking_uri: str | None = None) -> None:
         self.serving_root = serving_root
+        # The MLflow store this home's models:/ URIs resolve in (never the process's global).
+        self.tracking_uri = tracking_uri
 
     def prepare(
         self,
@@ -140,17 +143,22 @@ class BentoDeployerPort:
         metadata: Mapping[str, Any],
     ) -> PreparedDeployment:
         from mlgov.deploy.deployer import prepare_deployment
+        from mlgov.registry.mlflow_env import global_tracking_uri
 
-        prepared = prepare_deployment(
-            self.serving_root,
-            target=target,
-            model=model,
-            version=version,
-            model_uri=model_uri,
-            fingerprint_digest=fingerprint_digest,
-            signature={"inputs": list(features)},
-            approvals=metadata.get("approvals"),
-        )
+        # BentoML's import downloads models:/ URIs through MLflow's process-wide tracking URI:
+        # pointed at this home's store for the import only (two homes share the server).
+        scope = global_tracking_uri(self.tracking_uri) if self.tracking_uri else nullcontext()
+        with scope:
+            prepared = prepare_deployment(
+                self.serving_root,
+                target=target,
+                model=model,
+                version=version,
+                model_uri=model_uri,
+                fingerprint_digest=fingerprint_digest,
+                signature={"inputs": list(features)},
+                approvals=metadata.get("approvals"),
+            )
         return PreparedDeployment(
             target=target,
             bento_model_tag=prepared.manifest.bento_model_tag,

@@ -49,7 +49,7 @@ def build_ports(settings: Settings) -> dict[str, Any]:
         "datasets": MonitoringDatasets(),
         "drift": drift_checker,
         "predictions": PredictionLogSource(settings.targets_dir),
-        "deployer": BentoDeployerPort(settings.targets_dir),
+        "deployer": BentoDeployerPort(settings.targets_dir, settings.tracking_uri),
     }
 
 

@@ -262,5 +262,8 @@ def apply_environment(settings: Settings) -> None:
         os.environ.setdefault(key, value)
     # Vendor hints (schema inference, deprecations) are for their developers, not our users.
     warnings.filterwarnings("ignore", module=r"(mlflow|bentoml|evidently|skops|_bentoml_impl)\b")
-    os.environ["MLFLOW_TRACKING_URI"] = settings.tracking_uri
+    # MLFLOW_TRACKING_URI is NOT set: one process (the server) opens several homes, and a
+    # process-wide URI would make the next home's settings (and MLflow's global client) read
+    # the previous home's store. Every MLflow call gets its home's URI explicitly; the few
+    # MLflow paths that only read the global one are scoped (registry/mlflow_env.py).
     os.environ["BENTOML_HOME"] = str(settings.bentoml_home)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlgov.governance.errors import BadInput, ExternalError, MlgovError, NotFound, Refused
+from mlgov.governance.operations import OP_TAG
 from mlgov.governance.ports import (
     RUN_ACTIVE,
     RUN_DELETED,
@@ -154,10 +155,13 @@ class MlflowRegistry:
         run_id: str | None = None,
         model_uri: str | None = None,
         artifact_path: str | None = None,
+        op_id: str | None = None,
     ) -> RegisteredVersion:
         """Create (or adopt) an MLflow version of `model` and return its lineage and fingerprint.
 
         Exactly one of run_id / model_uri. On any failure nothing created here is left behind.
+        `op_id`: the registration's operation; a version created here carries it as the tag
+        `mlgov.op_id` from its first moment, so after a crash reconcile finds it.
         """
         validate_model_name(model)
         if (run_id is None) == (model_uri is None):
@@ -174,7 +178,7 @@ class MlflowRegistry:
             if source.adopt_version is not None:
                 version, created = source.adopt_version, False
             else:
-                version, created = self._create_version(model, source), True
+                version, created = self._create_version(model, source, op_id), True
         try:
             with self._errors(action):
                 if run is None and source.run_id:
@@ -289,7 +293,7 @@ class MlflowRegistry:
             if not token:
                 return found
 
-    def _create_version(self, model: str, source: _Source) -> str:
+    def _create_version(self, model: str, source: _Source, op_id: str | None = None) -> str:
         """Create the version; create the registered model only when MLflow says it is missing
         (one call in the common case of a model that already exists)."""
         created_model = False
@@ -297,13 +301,13 @@ class MlflowRegistry:
         try:
             with self._errors(f"create a version of model '{model}'"):
                 try:
-                    created = self._create_model_version(model, source)
+                    created = self._create_model_version(model, source, op_id)
                 except Exception as exc:
                     if not _is_missing_registered_model(exc):
                         raise
                     self.client.create_registered_model(model, tags={CREATED_TAG: "true"})
                     created_model = True
-                    created = self._create_model_version(model, source)
+                    created = self._create_model_version(model, source, op_id)
                 version = str(created.version)
                 self._await_ready(created)
         except BaseException:
@@ -314,7 +318,7 @@ class MlflowRegistry:
             raise
         return version
 
-    def _create_model_version(self, model: str, source: _Source) -> Any:
+    def _create_model_version(self, model: str, source: _Source, op_id: str | None) -> Any:
         # MLflow's SQL registry store resolves a models:/m-<id> source with MlflowClient() on the
         # process-wide tracking URI, not ours (a TODO in mlflow's sqlalchemy_store): scope it.
         scope = (
@@ -327,7 +331,7 @@ class MlflowRegistry:
                 name=model,
                 source=source.uri,
                 run_id=source.run_id,
-                tags={CREATED_TAG: "true"},
+                tags={CREATED_TAG: "true", **({OP_TAG: op_id} if op_id else {})},
                 model_id=source.model_id,
                 # MLflow's own wait logs at INFO on every call; wait here only if needed.
                 await_creation_for=0,
@@ -432,11 +436,15 @@ class MlflowRegistry:
                 return hash_tree(folder)
 
     def _download_uri(self, model: str, version: str) -> str:
+        """Through the registry client: MlflowClient's method first loads the registered model
+        with every version (its prompt check), which made reconcile's per-version hashing grow
+        with the square of the versions (17 s at 500). A prompt never gets here: registering
+        one as a version's source fails on its missing MLmodel, and mirror refuses it."""
         with self._errors(
             f"locate {model} version {version}",
             not_found=f"{model} version {version} does not exist at MLflow {self.shown_uri}",
         ):
-            return self.client.get_model_version_download_uri(model, str(version))
+            return str(self._writer.get_model_version_download_uri(model, str(version)))
 
     def run_metrics(self, run_id: str) -> dict[str, float]:
         return lineage.run_metrics(self._get_run(validate_run_id(run_id)))

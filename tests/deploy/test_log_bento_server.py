@@ -283,3 +283,37 @@ def test_wait_ready_times_out_with_a_clear_message():
     with pytest.raises(ExternalError, match="not ready after 1 s"):
         wait_ready(f"http://127.0.0.1:{find_free_port()}", timeout=1)
     assert time.monotonic() - started < 5
+
+
+def test_access_log_filter_keeps_known_routes_and_hides_other_paths():
+    from mlgov.deploy.log_redaction import RedactAccessPaths
+
+    record = logging.LogRecord(
+        "bentoml.access",
+        logging.INFO,
+        __file__,
+        1,
+        "%s (%s) (%s) %.3fms",
+        (
+            "127.0.0.1:5000",
+            "scheme=http,method=GET,path=/customers/4711-jane-doe",
+            "status=404",
+            1.0,
+        ),
+        None,
+    )
+    assert RedactAccessPaths().filter(record)
+    line = record.getMessage()
+    assert "jane" not in line and "path=<other>" in line and "127.0.0.1:5000" in line
+    known = logging.LogRecord(
+        "bentoml.access", logging.INFO, __file__, 1, "%s (%s)",
+        ("127.0.0.1:1", "scheme=http,method=POST,path=/predict"), None,
+    )  # fmt: skip
+    RedactAccessPaths().filter(known)
+    assert "path=/predict" in known.getMessage()
+    socket_line = logging.LogRecord(
+        "bentoml.access", logging.INFO, __file__, 1, "%s (scheme=%s,path=%s) - Client connected",
+        ("127.0.0.1:1", "ws", "/ws/jane"), None,
+    )  # fmt: skip
+    RedactAccessPaths().filter(socket_line)
+    assert "jane" not in socket_line.getMessage()

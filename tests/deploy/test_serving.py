@@ -136,11 +136,15 @@ def test_no_request_value_reaches_the_server_log(deployed, client):
     post_raw(client, b"income=" + MARKER.encode())
     ok = client.post("/predict", json={"records": [good_record(region=MARKER)]})
     assert ok.status_code == 200  # an unknown category is a valid string
+    # A path or a query string is client text too: the access log shows neither.
+    client.get(f"/customers/{MARKER}")
+    client.post(f"/predict?national_id={MARKER}", json={"records": [good_record()]})
     time.sleep(0.5)  # let the access log flush
     log = deployed.log_file.read_text(encoding="utf-8", errors="replace")
     assert "POST" in log or "/predict" in log  # the log is being written at all
     assert MARKER not in log
     assert "input_value" not in log
+    assert "path=<other>" in log  # the unknown path was logged, without its text
 
 
 class _CreatesMarker:

@@ -73,6 +73,28 @@ def test_deploy_records_and_serves(deployed, fake_registry, ops):
     assert change["deployment"]["target"] == "scoring"
 
 
+def test_deploy_hashes_the_artifacts_once(operated, fake_registry, ops, monkeypatch):
+    ops.approve()
+    record_drift(operated, "eng", "credit", "1", ops.current())
+    hashed: list[tuple[str, str]] = []
+    real = type(fake_registry).fingerprint
+
+    def counting(self, model, version):
+        hashed.append((model, version))
+        return real(self, model, version)
+
+    monkeypatch.setattr(type(fake_registry), "fingerprint", counting)
+    deployments.deploy(operated, "eng", "credit", "1", target="scoring")
+    assert hashed == [("credit", "1")]  # the sweep, the gate preview and the move share it
+    assert operated.ports["registry"] is fake_registry  # the memo ends with the deploy
+    # A later use case hashes afresh: a file changed since is seen.
+    fake_registry.files[("credit", "1")]["model.pkl"] = b"changed"
+    with operated.store.read() as s:
+        v = operated.version(s, "credit", "1")
+        problems = list(approvals.binding_problems(operated, s, v))
+    assert any("artifact files changed" in p for p in problems)
+
+
 def test_only_engineers_deploy(operated, ops):
     with pytest.raises(PermissionDenied):
         deployments.deploy(operated, "ds1", "credit", "1")
@@ -192,3 +214,56 @@ def test_cross_check_refuses_on_disagreement_and_records_nothing(operated, ops):
     operated.ports["drift"].engines["evidently"].drifted_share = 0.0
     view = record_drift(operated, "eng", "credit", "1", ops.current(), cross_check=True)
     assert view["drift_detected"] is False
+
+
+def test_a_crashed_suspension_stays_on_and_is_recorded_by_reconcile(
+    deployed, clock, tmp_path, ops, monkeypatch
+):
+    from mlgov.governance import faults, operations
+    from mlgov.governance.faults import InjectedFault
+    from mlgov.governance.policy import load_policy
+    from mlgov.governance.reconcile import reconcile
+
+    f = tmp_path / "p.toml"
+    f.write_text('[default]\non_breach = ["suspend"]\n')
+    deployed.policy = load_policy(f)
+    clock.advance(hours=1)
+    deployed.ports["predictions"].batches.append((clock.now(), 10))
+    deployed.ports["drift"].drifted_share = 1.0
+    faults.arm("before-commit")
+    with monkeypatch.context() as m:  # killed: nothing is undone in the process
+        m.setattr(operations, "settle_failure", lambda gov, run: False)
+        with pytest.raises(InjectedFault):
+            health.check_version(deployed, "eng", "credit", "1")
+    faults.disarm()
+    status = deployed.ports["deployer"].statuses["scoring"]
+    assert status["state"] == "suspended"  # the status file ran ahead of the database
+    assert deployed.audit_log("aud", action="deployment.suspend") == []
+
+    report = reconcile(deployed, "admin", check_artifacts=False)
+    [settled] = [o for o in report["operations"] if o["kind"] == "suspend"]
+    assert settled["outcome"] == "completed"
+    assert deployed.ports["deployer"].statuses["scoring"]["state"] == "suspended"
+    [event] = deployed.audit_log("aud", action="deployment.suspend")
+    assert event["payload"]["recovered_by"] == "admin" and event["payload"]["target"] == "scoring"
+    assert reconcile(deployed, "admin", check_artifacts=False)["operations"] == []
+    assert deployed.audit_verify("aud").ok
+
+
+def test_a_suspension_that_fails_in_process_is_undone(deployed, clock, tmp_path, ops):
+    from mlgov.governance import faults
+    from mlgov.governance.faults import InjectedFault
+    from mlgov.governance.policy import load_policy
+
+    f = tmp_path / "p.toml"
+    f.write_text('[default]\non_breach = ["suspend"]\n')
+    deployed.policy = load_policy(f)
+    clock.advance(hours=1)
+    deployed.ports["predictions"].batches.append((clock.now(), 10))
+    deployed.ports["drift"].drifted_share = 1.0
+    faults.arm("after-side-effect")
+    with pytest.raises(InjectedFault):
+        health.check_version(deployed, "eng", "credit", "1")
+    faults.disarm()
+    assert deployed.ports["deployer"].statuses["scoring"]["state"] == "serving"
+    assert deployed.show("aud", "credit", "1")["health"] == "ok"

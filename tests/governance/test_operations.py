@@ -16,6 +16,7 @@ from mlgov.governance.clock import isoformat
 from mlgov.governance.drift_checks import record_drift
 from mlgov.governance.errors import Conflict
 from mlgov.governance.faults import InjectedFault
+from mlgov.governance.reconcile import reconcile
 from mlgov.governance.tables import Operation
 
 
@@ -28,8 +29,10 @@ def _snapshot(gov) -> tuple:
 
 
 def _ops(gov) -> list[tuple[str, str, str | None]]:
+    """The operations of moves (registrations are operations too: see their own tests)."""
     with gov.store.read() as s:
-        return [(o.kind, o.state, o.to_stage) for o in s.scalars(select(Operation))]
+        moves = select(Operation).where(Operation.kind != "register")
+        return [(o.kind, o.state, o.to_stage) for o in s.scalars(moves)]
 
 
 @pytest.fixture
@@ -129,7 +132,7 @@ def test_a_pending_operation_of_a_dead_process_refuses_other_moves_until_reconci
         mirrored.promote("ds1", "m", "1", "train")
     crash.over()
     with mirrored.store.transaction() as s:  # as if another process had started it
-        op = s.scalar(select(Operation))
+        op = s.scalar(select(Operation).where(Operation.state == "pending"))
         op.detail = op.detail | {"pid": 2**22 + 12345}
     before = _snapshot(mirrored)
     with pytest.raises(Conflict, match="still pending on m/1.*mlgov reconcile"):
@@ -150,7 +153,7 @@ def test_the_database_allows_one_pending_operation_per_version(mirrored, crash):
     crash.over()
     with pytest.raises(IntegrityError):
         with mirrored.store.transaction() as s:
-            op = s.scalar(select(Operation))
+            op = s.scalar(select(Operation).where(Operation.state == "pending"))
             s.add(
                 Operation(
                     id="x" * 32,
@@ -208,8 +211,9 @@ def test_crashed_deploy_whose_replay_is_refused_is_undone(approved, crash):
     assert approved.show("aud", "credit", "1")["stage"] == "train"
     assert "champion" not in approved.registry.aliases["credit"]
     assert approved.registry.tags[("credit", "1")]["mlgov.stage"] == "train"
-    assert operations.OP_TAG not in approved.registry.tags[("credit", "1")]
     abort = approved.audit_log("aud", action="operation.abort")[0]["payload"]
+    # The mark is the last completed operation's again, not the undone deploy's.
+    assert approved.registry.tags[("credit", "1")].get(operations.OP_TAG) != abort["op_id"]
     assert abort["kind"] == "deploy" and abort["seen"]
     assert approved.audit_verify("aud").ok
 
@@ -409,3 +413,70 @@ def test_an_operation_of_another_node_is_live_until_its_lease_ends(mirrored, cra
     [settled] = operations.settle_pending(mirrored, "admin")
     assert settled["outcome"] == "completed"
     assert mirrored.show("aud", "m", "1")["stage"] == "train"
+
+
+@pytest.mark.parametrize("point", ["after-side-effect", "before-commit"])
+def test_a_crashed_registration_is_recorded_by_reconcile(gov, fake_registry, monkeypatch, point):
+    faults.arm(point)
+    with monkeypatch.context() as m:  # a killed process cleans nothing up
+        m.setattr(operations, "forget", lambda gov, run: None)
+        m.setattr(type(fake_registry), "discard", lambda self, model, version: None)
+        with pytest.raises(InjectedFault):
+            gov.register("ds1", "m", risk_tier="low", purpose="p", run_id="r")
+    faults.disarm()
+    assert gov.list_versions("aud") == []  # MLflow ran ahead of governance
+    [pending] = _all_ops(gov)
+    assert pending[:2] == ("register", "pending")
+    assert fake_registry.tags[("m", "1")][operations.OP_TAG] == pending[2]
+
+    report = reconcile(gov, "admin", check_artifacts=False)
+    [settled] = report["operations"]
+    assert settled["outcome"] == "completed" and settled["kind"] == "register"
+    assert gov.show("aud", "m", "1")["stage"] == "develop"
+    assert _all_ops(gov)[0][:2] == ("register", "completed")
+    event = gov.audit_log("aud", action="version.register")[0]["payload"]
+    assert event["recovered_by"] == "admin" and event["op_id"] == pending[2]
+    assert not [f for f in report["findings"] if f["kind"] == "ungoverned_version"]
+    assert reconcile(gov, "admin", check_artifacts=False)["operations"] == []
+    assert gov.audit_verify("aud").ok
+
+
+def test_a_registration_crashed_before_mlflow_is_aborted(gov, fake_registry, monkeypatch):
+    def killed(self, model, **kwargs):
+        raise InjectedFault("killed before MLflow answered")
+
+    with monkeypatch.context() as m:
+        m.setattr(operations, "forget", lambda gov, run: None)
+        m.setattr(type(fake_registry), "register", killed)
+        with pytest.raises(InjectedFault):
+            gov.register("ds1", "m", risk_tier="low", purpose="p", run_id="r")
+    report = reconcile(gov, "admin", check_artifacts=False)
+    [settled] = report["operations"]
+    assert settled["outcome"] == "aborted" and "no outside write" in settled["reason"]
+    assert gov.list_versions("aud") == [] and fake_registry.files == {}
+    abort = gov.audit_log("aud", action="operation.abort")[0]["payload"]
+    assert abort["kind"] == "register"
+    assert gov.audit_verify("aud").ok
+
+
+def test_a_registration_whose_replay_is_refused_deletes_the_mlflow_version(
+    gov, fake_registry, monkeypatch
+):
+    faults.arm("after-side-effect")
+    with monkeypatch.context() as m:
+        m.setattr(operations, "forget", lambda gov, run: None)
+        m.setattr(type(fake_registry), "discard", lambda self, model, version: None)
+        with pytest.raises(InjectedFault):
+            gov.register("ds1", "m", risk_tier="low", purpose="p", run_id="r")
+    faults.disarm()
+    gov.remove_user("admin", "ds1")  # the registrant may no longer register
+    report = reconcile(gov, "admin", check_artifacts=False)
+    [settled] = report["operations"]
+    assert settled["outcome"] == "aborted" and "replay refused" in settled["reason"]
+    assert ("m", "1") not in fake_registry.files
+    assert gov.audit_verify("aud").ok
+
+
+def _all_ops(gov) -> list[tuple[str, str, str]]:
+    with gov.store.read() as s:
+        return [(o.kind, o.state, o.id) for o in s.scalars(select(Operation))]

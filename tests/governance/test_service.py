@@ -156,3 +156,14 @@ def test_init_is_idempotent_and_keeps_data(gov, registered):
     assert result["schema_before"] == result["schema_now"]
     assert result["admin_created"] is None
     assert gov.show("aud", "credit", "1")["stage"] == "develop"
+
+
+def test_warnings_are_bounded_and_taken_once(gov):
+    from mlgov.governance.service import MAX_WARNINGS
+
+    for n in range(MAX_WARNINGS * 50):  # a long-running process noting warnings for days
+        gov.warnings.append(f"warning {n}")
+    assert len(gov.warnings) == MAX_WARNINGS
+    assert gov.warnings[-1] == f"warning {MAX_WARNINGS * 50 - 1}"  # the newest are kept
+    taken = gov.take_warnings()
+    assert len(taken) == MAX_WARNINGS and gov.warnings == [] and gov.take_warnings() == []

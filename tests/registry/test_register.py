@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from support.toy_models import breast_cancer_frames
 
-from mlgov.governance.errors import BadInput
+from mlgov.governance.errors import BadInput, NotFound
 from mlgov.registry.fingerprint import compare_fingerprints
 from mlgov.registry.tags import CREATED_TAG
 
@@ -199,3 +199,28 @@ def test_experiments_get_artifacts_beside_the_database_by_default(tmp_path, monk
     location = registry.client.get_experiment(experiment_id).artifact_location
     assert location == (tmp_path / "store" / "mlartifacts" / "credit_experiments").as_uri()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["store"]  # no ./mlruns
+
+
+def test_fingerprint_does_not_read_the_whole_model_per_version(
+    sqlite_store, model_name, monkeypatch
+):
+    """Reconcile hashes every version: a read of the registered model (all its versions) per
+    hash made it quadratic. Counted at MLflow's store, below every client."""
+    from mlflow.store.model_registry.sqlalchemy_store import SqlAlchemyStore
+
+    registry = sqlite_store.registry()
+    run_id, _ = sqlite_store.toy
+    versions = [registry.register(model_name, run_id=run_id).version for _ in range(3)]
+    whole_model_reads: list[str] = []
+    real = SqlAlchemyStore.get_registered_model
+
+    def counting(self, name):
+        whole_model_reads.append(name)
+        return real(self, name)
+
+    monkeypatch.setattr(SqlAlchemyStore, "get_registered_model", counting)
+    prints = [registry.fingerprint(model_name, v) for v in versions]
+    assert whole_model_reads == []
+    assert all("MLmodel" in p for p in prints) and prints[0] == prints[1] == prints[2]
+    with pytest.raises(NotFound, match="does not exist"):
+        registry.fingerprint(model_name, "99")

@@ -67,7 +67,7 @@ def _crashed_promote(gov, monkeypatch, *, pid: int, pid_start: int) -> None:
             gov.promote("ds1", "m", "1", "train")
     faults.disarm()
     with gov.store.transaction() as s:
-        op = s.scalar(select(Operation))
+        op = s.scalar(select(Operation).where(Operation.state == "pending"))
         op.detail = op.detail | {"pid": pid, "pid_start": pid_start}
 
 
