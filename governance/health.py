@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -13,19 +14,22 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from mlgov.governance.deployments import suspend_version
+from mlgov.governance.deployments import ACTIVE, suspend_version
 from mlgov.governance.drift_checks import MONITOR, latest, run_check, store_result
-from mlgov.governance.errors import BadInput, MlgovError, Refused
+from mlgov.governance.errors import BadInput, MlgovError, Refused, Unavailable
 from mlgov.governance.lifecycle import SERVING_STAGES, Health
 from mlgov.governance.mirror import mirror_version
 from mlgov.governance.policy import TierPolicy
 from mlgov.governance.references import current_reference
 from mlgov.governance.roles import Action
-from mlgov.governance.tables import Model, ModelVersion, StageChange
+from mlgov.governance.tables import Deployment, DriftRecord, Model, ModelVersion, StageChange
 from mlgov.governance.validate import free_text
 
 if TYPE_CHECKING:
     from mlgov.governance.service import Governance
+
+CHECKED, NO_PREDICTIONS, INSUFFICIENT_DATA = "checked", "no new predictions", "insufficient data"
+FAILED = "failed"
 
 
 def health_for(share: float, tier: TierPolicy) -> Health:
@@ -33,6 +37,19 @@ def health_for(share: float, tier: TierPolicy) -> Health:
         return Health.BREACH
     if share >= tier.health_warning_share:
         return Health.WARNING
+    return Health.OK
+
+
+_RANK = {Health.OK: 0, Health.WARNING: 1, Health.BREACH: 2}
+
+
+def sustained_health(levels: Sequence[Health], *, needed: int, of: int) -> Health:
+    """The most severe level reached by at least `needed` of the last `of` windows' levels
+    (oldest first, this window last): one noisy window alone moves nothing when needed > 1."""
+    recent = levels[-of:]
+    for level in (Health.BREACH, Health.WARNING):
+        if sum(1 for seen in recent if _RANK[seen] >= _RANK[level]) >= needed:
+            return level
     return Health.OK
 
 
@@ -66,6 +83,20 @@ def _window_start(gov: Governance, v: ModelVersion, s: Session) -> datetime | No
     return deployed
 
 
+def _earlier_levels(s: Session, v: ModelVersion, tier: TierPolicy) -> list[Health]:
+    """The levels of the version's previous monitoring windows under today's policy,
+    oldest first, as many as the consecutive-windows rule looks at."""
+    if tier.health_windows_of <= 1:
+        return []
+    shares = s.scalars(
+        select(DriftRecord.drifted_share)
+        .where(DriftRecord.version_id == v.id, DriftRecord.purpose == MONITOR)
+        .order_by(DriftRecord.id.desc())
+        .limit(tier.health_windows_of - 1)
+    ).all()
+    return [health_for(share, tier) for share in reversed(shares)]
+
+
 def check_version(gov: Governance, actor: str, model: str, version: str) -> dict[str, Any]:
     """One version's monitoring step; returns what happened (never half-applied)."""
     with gov.store.read() as s:
@@ -76,6 +107,7 @@ def check_version(gov: Governance, actor: str, model: str, version: str) -> dict
         since = _window_start(gov, v, s)
         kinds = {c: d["kind"] for c, d in ref.columns.items()}
         ref_path, ref_sha, old_health = Path(ref.path), ref.sha256, v.health
+        risk_tier = v.risk_tier
     staging = Path(
         tempfile.mkdtemp(prefix="monitor-", dir=gov.home_for("monitoring reports") / "reports")
     )
@@ -88,7 +120,19 @@ def check_version(gov: Governance, actor: str, model: str, version: str) -> dict
             return {
                 "model": model,
                 "version": version,
-                "status": "no new predictions",
+                "status": NO_PREDICTIONS,
+                "health": old_health,
+            }
+        tier = gov.policy.for_tier(risk_tier)
+        if exported.rows < tier.health_min_rows:
+            # No verdict, nothing recorded: the window is not closed, so its rows are
+            # judged with the next ones once there are enough.
+            return {
+                "model": model,
+                "version": version,
+                "status": INSUFFICIENT_DATA,
+                "rows": exported.rows,
+                "min_rows": tier.health_min_rows,
                 "health": old_health,
             }
         result, spec = run_check(
@@ -102,11 +146,15 @@ def check_version(gov: Governance, actor: str, model: str, version: str) -> dict
             engine=None,
             report_dir=staging / "r",
         )
-        tier = gov.policy.for_tier(v.risk_tier)
-        health = health_for(result.drifted_share, tier)
-        actions = actions_for(health, tier) if health.value != old_health else ()
+        window_health = health_for(result.drifted_share, tier)
         with gov.store.transaction() as s:
             v = gov.version(s, model, version, lock=True)
+            health = sustained_health(
+                [*_earlier_levels(s, v, tier), window_health],
+                needed=tier.health_windows_needed,
+                of=tier.health_windows_of,
+            )
+            actions = actions_for(health, tier) if health.value != old_health else ()
             record = store_result(
                 gov,
                 s,
@@ -136,6 +184,7 @@ def check_version(gov: Governance, actor: str, model: str, version: str) -> dict
                         "to": health.value,
                         "result_id": record.id,
                         "drifted_share": result.drifted_share,
+                        "window_health": window_health.value,
                         "actions": list(actions),
                     },
                 )
@@ -166,13 +215,19 @@ def check_version(gov: Governance, actor: str, model: str, version: str) -> dict
         return {
             "model": model,
             "version": version,
-            "status": "checked",
+            "status": CHECKED,
             "rows": exported.rows,
             "drifted_share": result.drifted_share,
+            "window_health": window_health.value,
             "health": health.value,
             "previous_health": old_health,
             "actions": list(actions),
             "result_id": record.id,
+            # How close each column came: a reviewer judges a near miss from these.
+            "columns": [
+                {k: c[k] for k in ("column", "test", "score", "threshold", "drifted")}
+                for c in record.columns.get("tests", [])
+            ],
         }
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -190,8 +245,37 @@ def monitor_run(gov: Governance, actor: str, *, model: str | None = None) -> dic
         try:
             outcomes.append(check_version(gov, actor, name, version))
         except MlgovError as exc:  # one version's failure does not stop the others
-            failures.append({"model": name, "version": version, "error": str(exc)})
-    return {"checked": outcomes, "failed": failures}
+            failures.append(
+                {
+                    "model": name,
+                    "version": version,
+                    "error": str(exc),
+                    "unavailable": isinstance(exc, Unavailable),
+                }
+            )
+    return {"checked": outcomes, "failed": failures, "targets": _target_lines(gov, outcomes, failures)}
+
+
+def _target_lines(
+    gov: Governance, outcomes: list[dict[str, Any]], failures: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """One line per deployed target, saying what its version's check found (a version on
+    two targets is checked once, on both targets' predictions, and shown on each)."""
+    found = {(o["model"], o["version"]): o for o in outcomes}
+    found |= {(f["model"], f["version"]): {**f, "status": FAILED} for f in failures}
+    with gov.store.read() as s:
+        rows = s.execute(
+            select(Deployment.target, Model.name, ModelVersion.version)
+            .join(ModelVersion, Deployment.version_id == ModelVersion.id)
+            .join(Model, ModelVersion.model_id == Model.id)
+            .where(Deployment.state == ACTIVE)
+            .order_by(Deployment.target)
+        ).all()
+    return [
+        {"target": target, **found[(name, version)]}
+        for target, name, version in rows
+        if (name, version) in found
+    ]
 
 
 def acknowledge(

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from mlgov.governance.drift import DriftResult, DriftSpec
-from mlgov.governance.errors import BadInput, ExternalError
+from mlgov.governance.errors import BadInput, ExternalError, Unavailable
 from mlgov.governance.ports import DatasetInfo, PredictionBatch, PreparedDeployment
 
 REPORT_SAMPLE_ROWS = 50_000
@@ -96,10 +96,15 @@ class PredictionLogSource:
         from mlgov.deploy.prediction_log import read_prediction_log
 
         frames = []
-        for log_dir in sorted(self.serving_root.glob("*/predictions")):
-            frame = read_prediction_log(log_dir, since=since, model=model, version=version)
-            if len(frame):
-                frames.append(frame)
+        try:
+            for log_dir in sorted(self.serving_root.glob("*/predictions")):
+                frame = read_prediction_log(log_dir, since=since, model=model, version=version)
+                if len(frame):
+                    frames.append(frame)
+        except OSError as exc:  # a log on a share that is down, or not readable by us
+            raise Unavailable(
+                f"the prediction log of {model}/{version} cannot be read: {exc.strerror}"
+            ) from exc
         if not frames:
             return PredictionBatch(rows=0, sha256="", first=None, last=None)
         frame = pd.concat(frames, ignore_index=True).sort_values("_time")

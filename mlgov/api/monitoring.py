@@ -70,15 +70,19 @@ class MonitorFailure(Result):
     model: str
     version: str
     error: str
+    unavailable: bool = False  # its data source could not be reached: retry later
 
 
 @dataclass(frozen=True)
 class MonitorRun(Result):
     """Each serving version checked on its own: `checked` holds what happened to each (a
-    check, or "no new predictions"), `failed` those whose check could not be made."""
+    check, "no new predictions" or "insufficient data": too few rows for a verdict, kept
+    for the next run), `failed` those whose check could not be made, and `targets` one line
+    per deployed target with its version's outcome."""
 
     checked: tuple[Record, ...]
     failed: tuple[MonitorFailure, ...]
+    targets: tuple[Record, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -87,6 +91,17 @@ class MonitorRun(Result):
     @property
     def problems(self) -> tuple[str, ...]:
         return tuple(f"{f.model}/{f.version}: {f.error}" for f in self.failed)
+
+    @property
+    def exit_code(self) -> int:
+        """For schedulers: 1 a target's version is in breach (or its check failed other
+        than for an unreachable source), else 3 a source was unavailable (retry), else 0.
+        "insufficient data" is no verdict, so never a failure."""
+        if any(t["health"] == "breach" for t in self.targets if "health" in t.data) or any(
+            not f.unavailable for f in self.failed
+        ):
+            return 1
+        return 3 if self.failed else 0
 
 
 @dataclass(frozen=True)
@@ -154,6 +169,7 @@ def run_monitoring(platform: Platform, actor: Actor, *, model: str | None = None
     return MonitorRun(
         tuple(Record(c) for c in result["checked"]),
         tuple(MonitorFailure.from_mapping(f) for f in result["failed"]),
+        tuple(Record(t) for t in result["targets"]),
     )
 
 

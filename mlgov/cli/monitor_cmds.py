@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
@@ -107,15 +108,47 @@ def monitor_drift(
         click.echo(f"quality: {q['column']}: {q['check']} {q['count']} rows ({q['share']:.1%})")
 
 
+TARGET_COLUMNS = [
+    "target",
+    "model",
+    "version",
+    "status",
+    "rows",
+    "drifted_share",
+    "previous_health",
+    "health",
+    "actions",
+    "error",
+]
+
+
 @monitor.command("run")
 @click.option("--model", help="Only this model's serving versions.")
+@click.option(
+    "--all",
+    "all_targets",
+    is_flag=True,
+    help="For schedulers (cron, Airflow): every deployed target, one line each; exit 0 "
+    "none in breach, 1 a breach (or a failed check), 3 a source unavailable (retry).",
+)
 @format_option()
-def monitor_run(model, fmt) -> None:
-    """Check every deployed version on what it served since the last run; set health."""
+def monitor_run(model, all_targets, fmt) -> None:
+    """Check every deployed version on what it served since the last run; set health.
+    A window with fewer rows than the policy's health_min_rows gets no verdict
+    ("insufficient data", exit 0) and is judged with the next rows."""
     api = use_cases("monitoring")
 
+    if all_targets and model:
+        raise click.UsageError("--all checks every target: leave out --model")
     result = api.run_monitoring(platform(), caller(), model=model)
     shown = result.to_json()
+    if all_targets:
+        if fmt == "json":  # JSON Lines: one object per target, for a scheduler's log
+            for line in shown["targets"]:
+                click.echo(json.dumps(line, sort_keys=True, separators=(",", ":")))
+        else:
+            emit_rows(shown["targets"], TARGET_COLUMNS, fmt)
+        click.get_current_context().exit(result.exit_code)
     if fmt == "json":
         emit_object(shown, fmt)
     else:
