@@ -109,8 +109,8 @@ def main() -> None:
     }
     after = f"min {args.min_rows} rows, {args.needed} of {args.of}"
     print(
-        f"| reference | window rows | policy | alarming windows (warning / breach) "
-        f"| health changes | insufficient data | mean share | s |\n|---|---|---|---|---|---|---|---|"
+        "| reference | window rows | policy | alarming windows (warning / breach) "
+        "| health changes | insufficient data | mean share | s |\n|---|---|---|---|---|---|---|---|"
     )
     for r, (name, (reference, kinds)) in enumerate(references.items()):
         for s, size in enumerate(args.sizes):
@@ -120,8 +120,14 @@ def main() -> None:
             mean = sum(shares) / len(shares)
             for label, rule in (
                 ("before (each window alone)", {"min_rows": 1, "needed": 1, "of": 1}),
-                (f"after ({after})", {"min_rows": args.min_rows, "needed": args.needed, "of": args.of}),
-                (f"{args.needed} of {args.of} only", {"min_rows": 1, "needed": args.needed, "of": args.of}),
+                (
+                    f"after ({after})",
+                    {"min_rows": args.min_rows, "needed": args.needed, "of": args.of},
+                ),
+                (
+                    f"{args.needed} of {args.of} only",
+                    {"min_rows": 1, "needed": args.needed, "of": args.of},
+                ),
             ):
                 c = _judge(shares, size, **rule)
                 print(

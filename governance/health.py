@@ -22,7 +22,14 @@ from mlgov.governance.mirror import mirror_version
 from mlgov.governance.policy import TierPolicy
 from mlgov.governance.references import current_reference
 from mlgov.governance.roles import Action
-from mlgov.governance.tables import Deployment, DriftRecord, Model, ModelVersion, StageChange
+from mlgov.governance.tables import (
+    Deployment,
+    DriftRecord,
+    Model,
+    ModelVersion,
+    PerformanceRecord,
+    StageChange,
+)
 from mlgov.governance.validate import free_text
 
 if TYPE_CHECKING:
@@ -51,6 +58,60 @@ def sustained_health(levels: Sequence[Health], *, needed: int, of: int) -> Healt
         if sum(1 for seen in recent if _RANK[seen] >= _RANK[level]) >= needed:
             return level
     return Health.OK
+
+
+def worst(*levels: Health | None) -> Health:
+    return max((h for h in levels if h is not None), key=_RANK.__getitem__, default=Health.OK)
+
+
+def latest_performance_health(s: Session, v: ModelVersion) -> Health | None:
+    """What the last performance window found: drift alone never clears it."""
+    found = s.scalar(
+        select(PerformanceRecord.window_health)
+        .where(PerformanceRecord.version_id == v.id)
+        .order_by(PerformanceRecord.id.desc())
+        .limit(1)
+    )
+    return Health(found) if found else None
+
+
+def latest_drift_health(s: Session, v: ModelVersion) -> Health | None:
+    """What the last drift monitoring window left (the rule over windows applied)."""
+    last = latest(s, v, MONITOR)
+    return Health(last.health) if last is not None and last.health else None
+
+
+def apply_health(
+    gov: Governance,
+    s: Session,
+    actor: str,
+    v: ModelVersion,
+    health: Health,
+    actions: tuple[str, ...],
+    cause: dict[str, Any],
+    why: str,
+) -> None:
+    """Set the version's health when it changed, with its audit event, the MLflow mirror
+    and the policy's actions (review, suspension), in the caller's transaction."""
+    if health.value == v.health:
+        return
+    old_health = v.health
+    v.health = health.value
+    if "require_review" in actions:
+        v.review_required = True
+    gov.audit(
+        s,
+        actor,
+        "health.change",
+        f"model:{v.label}",
+        {"from": old_health, "to": health.value, **cause, "actions": list(actions)},
+    )
+    s.flush()
+    registry = gov.ports.get("registry")
+    if registry is not None:
+        mirror_version(s, registry, v)
+    if "suspend" in actions:
+        suspend_version(gov, s, v, actor, f"health {health.value}: {why}")
 
 
 def actions_for(health: Health, tier: TierPolicy) -> tuple[str, ...]:
@@ -149,11 +210,14 @@ def check_version(gov: Governance, actor: str, model: str, version: str) -> dict
         window_health = health_for(result.drifted_share, tier)
         with gov.store.transaction() as s:
             v = gov.version(s, model, version, lock=True)
-            health = sustained_health(
+            drift_health = sustained_health(
                 [*_earlier_levels(s, v, tier), window_health],
                 needed=tier.health_windows_needed,
                 of=tier.health_windows_of,
             )
+            # The record keeps drift's own verdict; the version's health is the worse of it
+            # and the last performance window's.
+            health = worst(drift_health, latest_performance_health(s, v))
             actions = actions_for(health, tier) if health.value != old_health else ()
             record = store_result(
                 gov,
@@ -167,40 +231,23 @@ def check_version(gov: Governance, actor: str, model: str, version: str) -> dict
                 current_sha256=exported.sha256,
                 current_source=f"prediction log ({exported.rows} rows)",
                 report_dir=staging / "r",
-                health=health.value,
+                health=drift_health.value,
                 window=(exported.first, exported.last),
             )
-            if health.value != v.health:
-                v.health = health.value
-                if "require_review" in actions:
-                    v.review_required = True
-                gov.audit(
-                    s,
-                    actor,
-                    "health.change",
-                    f"model:{v.label}",
-                    {
-                        "from": old_health,
-                        "to": health.value,
-                        "result_id": record.id,
-                        "drifted_share": result.drifted_share,
-                        "window_health": window_health.value,
-                        "actions": list(actions),
-                    },
-                )
-                s.flush()
-                registry = gov.ports.get("registry")
-                if registry is not None:
-                    mirror_version(s, registry, v)
-                if "suspend" in actions:
-                    suspend_version(
-                        gov,
-                        s,
-                        v,
-                        actor,
-                        f"health {health.value}: drift share "
-                        f"{result.drifted_share:.2f} reached the policy's level",
-                    )
+            apply_health(
+                gov,
+                s,
+                actor,
+                v,
+                health,
+                actions,
+                {
+                    "result_id": record.id,
+                    "drifted_share": result.drifted_share,
+                    "window_health": window_health.value,
+                },
+                f"drift share {result.drifted_share:.2f} reached the policy's level",
+            )
         if "notify" in actions:
             gov.notify(
                 f"health.{health.value}",
@@ -253,7 +300,11 @@ def monitor_run(gov: Governance, actor: str, *, model: str | None = None) -> dic
                     "unavailable": isinstance(exc, Unavailable),
                 }
             )
-    return {"checked": outcomes, "failed": failures, "targets": _target_lines(gov, outcomes, failures)}
+    return {
+        "checked": outcomes,
+        "failed": failures,
+        "targets": _target_lines(gov, outcomes, failures),
+    }
 
 
 def _target_lines(

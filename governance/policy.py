@@ -99,6 +99,15 @@ class TierPolicy:
     # (this one included) reached it: 1 of 1 acts on every window alone.
     health_windows_needed: int = 1
     health_windows_of: int = 1
+    # Performance once outcomes are known: how far a metric may fall below the version's
+    # training value (roc_auc, ks, gini) or rise above it (mae, rmse) before health moves,
+    # in the metric's own units. A metric without a tolerance is reported, not judged.
+    performance_warning_decay: Mapping[str, float] = field(
+        default_factory=lambda: {"roc_auc": 0.03, "ks": 0.05, "gini": 0.06}
+    )
+    performance_breach_decay: Mapping[str, float] = field(
+        default_factory=lambda: {"roc_auc": 0.05, "ks": 0.08, "gini": 0.1}
+    )
     on_warning: tuple[str, ...] = ("notify",)
     on_breach: tuple[str, ...] = ("notify", "require_review")
     review_interval_days: int = 365
@@ -270,6 +279,8 @@ _TIER_KEYS: dict[str, Callable[[Any], Any]] = {
     "health_min_rows": _whole(1, MAX_MIN_ROWS),
     "health_windows_needed": _whole(1, MAX_WINDOWS),
     "health_windows_of": _whole(1, MAX_WINDOWS),
+    "performance_warning_decay": _table(_positive_number),
+    "performance_breach_decay": _table(_positive_number),
     "on_warning": _actions,
     "on_breach": _actions,
     "review_interval_days": _days,
@@ -327,6 +338,13 @@ def _check_tier(tier: TierPolicy, where: str, file: str) -> None:
             f"policy file {file}: key '{where}.health_warning_share': must not exceed "
             f"health_breach_share ({tier.health_breach_share:g})"
         )
+    for metric, warning in tier.performance_warning_decay.items():
+        breach = tier.performance_breach_decay.get(metric)
+        if breach is not None and warning > breach:
+            raise PolicyError(
+                f"policy file {file}: key '{where}.performance_warning_decay.{metric}': must "
+                f"not exceed performance_breach_decay.{metric} ({breach:g})"
+            )
     if tier.health_windows_needed > tier.health_windows_of:
         raise PolicyError(
             f"policy file {file}: key '{where}.health_windows_needed': must not exceed "

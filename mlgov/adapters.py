@@ -20,7 +20,12 @@ from typing import Any
 
 from mlgov.governance.drift import DriftResult, DriftSpec
 from mlgov.governance.errors import BadInput, ExternalError, Unavailable
-from mlgov.governance.ports import DatasetInfo, PredictionBatch, PreparedDeployment
+from mlgov.governance.ports import (
+    DatasetInfo,
+    PerformanceWindow,
+    PredictionBatch,
+    PreparedDeployment,
+)
 
 REPORT_SAMPLE_ROWS = 50_000
 
@@ -125,6 +130,47 @@ class PredictionLogSource:
             sha256=digest,
             first=pd.Timestamp(first).to_pydatetime(),
             last=pd.Timestamp(last).to_pydatetime(),
+        )
+
+
+class PredictionOutcomes:
+    """OutcomeSource over a target's prediction log and a labels file (mlgov.monitoring)."""
+
+    def __init__(self, serving_root: Path) -> None:
+        self.serving_root = serving_root
+
+    def evaluate(
+        self,
+        target: str,
+        model: str,
+        version: str,
+        labels: Path,
+        *,
+        id_column: str,
+        label_column: str,
+        task: str | None,
+    ) -> PerformanceWindow:
+        from mlgov.deploy.prediction_log import read_prediction_log
+        from mlgov.monitoring.performance import join_labels, metrics_of
+
+        log_dir = self.serving_root / target / "predictions"
+        if not log_dir.is_dir():
+            raise BadInput(f"target '{target}' has logged no predictions yet")
+        try:
+            log = read_prediction_log(log_dir, model=model, version=version)
+        except OSError as exc:
+            raise Unavailable(
+                f"the prediction log of target '{target}' cannot be read: {exc.strerror}"
+            ) from exc
+        joined = join_labels(log, labels, id_column=id_column, label_column=label_column, task=task)
+        return PerformanceWindow(
+            task=joined.task,
+            rows=len(joined.scores),
+            metrics=metrics_of(joined),
+            unmatched_labels=joined.unmatched_labels,
+            labels_sha256=hashlib.sha256(labels.read_bytes()).hexdigest(),
+            first=joined.first.to_pydatetime(),
+            last=joined.last.to_pydatetime(),
         )
 
 

@@ -172,6 +172,72 @@ def monitor_run(model, all_targets, fmt) -> None:
         raise ProblemsFound
 
 
+@monitor.command("performance")
+@click.argument("target")
+@click.option(
+    "--labels",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="The outcomes (CSV or Parquet): an id column and a label column.",
+)
+@click.option(
+    "--id-column",
+    default="prediction_id",
+    show_default=True,
+    help="Joins labels to predictions: prediction_id is '<request_id>:<n>' (the request id "
+    "/predict answered, n the record's index in that request, from 0); or name a key column "
+    "the model receives and the log keeps.",
+)
+@click.option("--label-column", default="label", show_default=True, help="The outcome column.")
+@click.option(
+    "--task",
+    type=click.Choice(["classification", "regression"]),
+    help="AUC/KS/Gini on the probability of class 1, or MAE/RMSE (default: classification "
+    "when the model logs that probability).",
+)
+@format_option()
+def monitor_performance(target, labels, id_column, label_column, task, fmt) -> None:
+    """Judge what TARGET served against outcomes now known; compare with training metrics,
+    move health by the policy's tolerated decay. Exit 1 when health is breach."""
+    api = use_cases("monitoring")
+
+    view = api.check_performance(
+        platform(),
+        caller(),
+        target,
+        Path(labels),
+        id_column=id_column,
+        label_column=label_column,
+        task=task,
+    )
+    shown = view.to_json()
+    if fmt == "json":
+        emit_object(shown, fmt)
+    elif view.status != "checked":
+        emit_object(shown, fmt)
+    else:
+        rows = [
+            {
+                "metric": name,
+                "value": value,
+                "training": (view.training_metrics or {}).get(name),
+                "decay": (view.decay or {}).get(name),
+                "level": (view.levels or {}).get(name, "not judged"),
+            }
+            for name, value in (view.metrics or {}).items()
+        ]
+        emit_rows(rows, ["metric", "value", "training", "decay", "level"], fmt)
+        if fmt != "csv":
+            click.echo(
+                f"{view.rows} predictions joined to outcomes ({view.unmatched_labels} labels "
+                f"matched none); health {view.previous_health} -> {view.health}"
+                + (f"; actions: {', '.join(view.actions)}" if view.actions else "")
+                + f"; result {view.result_id} recorded"
+            )
+    if view.health == "breach":
+        raise ProblemsFound
+
+
 @monitor.command("history")
 @click.argument("model")
 @click.argument("version")

@@ -205,4 +205,3 @@ def test_two_of_the_last_three_windows_must_breach_before_health_moves(
     assert window(0.5) == ("breach", "breach", [])
     assert window(0.0) == ("ok", "breach", [])  # still 2 of the last 3
     assert window(0.0) == ("ok", "ok", [])
-
