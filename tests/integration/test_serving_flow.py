@@ -213,6 +213,31 @@ def test_prediction_log_holds_each_request_with_model_version_and_request_id(
     assert batch.first <= batch.last
 
 
+def test_outcomes_joined_to_served_predictions_give_sklearns_auc(flow: Flow) -> None:
+    import pandas as pd
+    from sklearn.metrics import roc_auc_score
+    from support.toy_models import breast_cancer_frames
+
+    home = flow.home
+    _, x_test, _, y_test = breast_cancer_frames(0)
+    request_id = flow.request_ids[0]  # the holdout's request: its records are <id>:0, :1, ...
+    labels = home.files / "outcomes.csv"
+    pd.DataFrame(
+        {"prediction_id": [f"{request_id}:{i}" for i in range(len(x_test))], "label": y_test}
+    ).to_csv(labels, index=False)
+    check = home.json("eve", "monitor", "performance", TARGET, "--labels", str(labels))
+    proba = _mlflow_model(home, "1", "sklearn").predict_proba(x_test)[:, 1]
+    assert check["metrics"]["roc_auc"] == pytest.approx(roc_auc_score(y_test, proba), abs=1e-12)
+    # The run logged the same holdout's AUC: no decay, health stays ok.
+    assert (check["status"], check["rows"], check["unmatched_labels"]) == (
+        "checked",
+        len(x_test),
+        0,
+    )
+    assert check["decay"]["roc_auc"] == pytest.approx(0.0, abs=1e-12)
+    assert (check["health"], check["levels"]) == ("ok", {"roc_auc": "ok"})
+
+
 def test_monitor_run_moves_health_ok_warning_breach_audited_and_mirrored(flow: Flow) -> None:
     home, url = flow.home, flow.live["v1"].url
     first = _monitor_run(home)  # what v1 served so far: the holdout, not the probe record
