@@ -5,7 +5,8 @@ the server encodes each request with one `json.dumps` call; `read_prediction_log
 only reader and turns lines back into one row per record. Files are per server process and
 per UTC day (`predictions-YYYYMMDD-<pid>.jsonl`), appended with one `write` per line on an
 O_APPEND descriptor, in a folder only the serving user may read (0700, files 0600): the
-features are customers' data.
+features are customers' data. mlgov's own probe requests (the verification after `serve`)
+are logged too, marked `"probe": true`, and left out when the log is read for monitoring.
 """
 
 from __future__ import annotations
@@ -63,18 +64,22 @@ class PredictionLogWriter:
         features: Mapping[str, list[Any]],
         outputs: Mapping[str, list[Any]],
         count: int,
+        probe: bool = False,
     ) -> None:
         now = datetime.now(UTC)
+        entry: dict[str, Any] = {
+            "time": now.isoformat(),
+            "model": self.model,
+            "version": self.version,
+            "request_id": request_id,
+            "count": count,
+            "features": features,
+            "outputs": outputs,
+        }
+        if probe:
+            entry["probe"] = True
         line = json.dumps(
-            {
-                "time": now.isoformat(),
-                "model": self.model,
-                "version": self.version,
-                "request_id": request_id,
-                "count": count,
-                "features": features,
-                "outputs": outputs,
-            },
+            entry,
             separators=(",", ":"),
             allow_nan=True,
             default=str,
@@ -116,9 +121,11 @@ def read_prediction_log(
     since: datetime | None = None,
     model: str | None = None,
     version: str | None = None,
+    include_probes: bool = False,
 ) -> pd.DataFrame:
     """One row per served record: the features as columns, `_model`, `_version`,
-    `_request_id`, `_time` (UTC) and the outputs as `_prediction...` columns."""
+    `_request_id`, `_time` (UTC) and the outputs as `_prediction...` columns. Probe
+    requests are left out unless `include_probes`."""
     import pandas as pd
 
     directory = Path(directory)
@@ -133,6 +140,8 @@ def read_prediction_log(
             if model is not None and entry.get("model") != model:
                 continue
             if version is not None and entry.get("version") != version:
+                continue
+            if entry.get("probe") is True and not include_probes:
                 continue
             time = datetime.fromisoformat(entry["time"])
             if since is not None and time < since:

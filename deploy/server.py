@@ -23,7 +23,7 @@ from typing import Any
 
 from mlgov.deploy.bento import SERVICE_IMPORT, require_in_store
 from mlgov.deploy.manifest import read_manifest
-from mlgov.deploy.service_env import MANIFEST_ENV, WORKERS_ENV
+from mlgov.deploy.service_env import MANIFEST_ENV, PROBE_TOKEN_ENV, WORKERS_ENV
 from mlgov.governance.errors import BadInput, ExternalError
 
 DEFAULT_HOST = "127.0.0.1"
@@ -68,8 +68,12 @@ def server_env(
     workers: int,
     bentoml_home: str | os.PathLike[str] | None,
     base: Mapping[str, str] | None = None,
+    probe_token: str | None = None,
 ) -> dict[str, str]:
     env = dict(os.environ if base is None else base)
+    env.pop(PROBE_TOKEN_ENV, None)
+    if probe_token is not None:
+        env[PROBE_TOKEN_ENV] = probe_token
     env.update(TELEMETRY_OFF)
     # uvicorn believes X-Forwarded-For from 127.0.0.1 by default, and BentoML's access log
     # prints it as the client address: text any local caller chooses. Trust no proxy unless
@@ -217,6 +221,7 @@ def _spawn(
     log_file: str | os.PathLike[str] | None,
     bentoml_home: str | os.PathLike[str] | None,
     serve_bento: bool,
+    probe_token: str | None = None,
 ) -> ServerProcess:
     path = _prepare(
         manifest_path, host, port, workers, bentoml_home=bentoml_home, serve_bento=serve_bento
@@ -231,7 +236,9 @@ def _spawn(
         process = subprocess.Popen(
             command,
             cwd=path.parent,
-            env=server_env(path, workers=workers, bentoml_home=bentoml_home),
+            env=server_env(
+                path, workers=workers, bentoml_home=bentoml_home, probe_token=probe_token
+            ),
             stdin=subprocess.DEVNULL,
             stdout=output,
             stderr=subprocess.STDOUT if output is not None else None,
@@ -254,8 +261,10 @@ def start_server(
     log_file: str | os.PathLike[str],
     bentoml_home: str | os.PathLike[str] | None = None,
     serve_bento: bool = True,
+    probe_token: str | None = None,
 ) -> ServerProcess:
     """Start the server in the background; its stdout/stderr go to `log_file` (0600).
+    Requests carrying `probe_token` are logged as probes (left out of monitoring).
 
     Refuses before starting anything: a missing manifest, model or Bento (NotFound), a
     port in use (PortInUse). Then call `wait_ready(server.url, server=server)`."""
@@ -267,6 +276,7 @@ def start_server(
         log_file=log_file,
         bentoml_home=bentoml_home,
         serve_bento=serve_bento,
+        probe_token=probe_token,
     )
 
 

@@ -9,6 +9,7 @@ and answers. No request value ever goes into a response or a log line.
 
 from __future__ import annotations
 
+import hmac
 import logging
 import os
 import uuid
@@ -27,7 +28,7 @@ from mlgov.deploy.manifest import DEFAULT_MAX_BODY_BYTES, ServingManifest, read_
 from mlgov.deploy.model_runner import ModelRunner
 from mlgov.deploy.openapi_doc import governed_openapi
 from mlgov.deploy.prediction_log import PredictionLogWriter
-from mlgov.deploy.service_env import MANIFEST_ENV, WORKERS_ENV
+from mlgov.deploy.service_env import MANIFEST_ENV, PROBE_TOKEN_ENV, WORKERS_ENV
 from mlgov.deploy.status import StatusWatcher, refusal_reason
 from mlgov.deploy.validation import RequestRejected, parse_json_body, validate_records
 from mlgov.governance.errors import MlgovError
@@ -103,8 +104,11 @@ def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = No
 class GovernedRuntime:
     """Everything the hot path needs, loaded once per worker."""
 
+    probe_token: str | None = None
+
     def __init__(self, manifest: ServingManifest) -> None:
         self.manifest = manifest
+        self.probe_token = os.environ.get(PROBE_TOKEN_ENV) or None
         self.runner: ModelRunner | None = None
         self.load_error: str | None = None
         try:
@@ -136,9 +140,9 @@ class GovernedRuntime:
             return _json(503, {"error": reason})
         manifest = self.manifest
         try:
-            valid = validate_records(
-                parse_json_body(body), manifest.features, max_records=manifest.max_records
-            )
+            payload = parse_json_body(body)
+            probe = self._is_probe(payload)
+            valid = validate_records(payload, manifest.features, max_records=manifest.max_records)
         except RequestRejected as exc:
             return _json(exc.status, {"error": exc.message})
         request_id = uuid.uuid4().hex
@@ -189,12 +193,28 @@ class GovernedRuntime:
                 features=valid.columns,
                 outputs=result.outputs,
                 count=valid.count,
+                probe=probe,
             )
         except OSError as exc:
             # No prediction leaves unlogged: monitoring and audit depend on the log.
             logger.error("prediction log write failed (%s) request_id=%s", exc.strerror, request_id)
             return _json(503, {"error": "prediction log unavailable", "request_id": request_id})
         return response
+
+    def _is_probe(self, payload: Any) -> bool:
+        """Takes a valid "probe" field out of the payload: mlgov's own check, still logged."""
+        if not isinstance(payload, dict) or "probe" not in payload:
+            return False
+        given = payload.pop("probe")
+        if (
+            self.probe_token is None
+            or not isinstance(given, str)
+            or not hmac.compare_digest(
+                given.encode("utf-8", "surrogatepass"), self.probe_token.encode()
+            )
+        ):
+            raise RequestRejected("field 'probe' is reserved for mlgov's own health checks")
+        return True
 
     def metadata(self) -> dict[str, Any]:
         manifest = self.manifest

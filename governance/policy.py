@@ -94,6 +94,23 @@ class TierPolicy:
     predeploy_drift_max_age_days: int = 30
     health_warning_share: float = 0.25
     health_breach_share: float = 0.5
+    # A monitoring window of fewer rows gets no verdict ("insufficient data"): its rows wait
+    # for the next run. Small windows of an unchanged population drift by chance (see
+    # benchmarks/README.md, "false alarms").
+    health_min_rows: int = 1
+    # Health moves to a level only when that many of the last `health_windows_of` windows
+    # (this one included) reached it: 1 of 1 acts on every window alone.
+    health_windows_needed: int = 1
+    health_windows_of: int = 1
+    # Performance once outcomes are known: how far a metric may fall below the version's
+    # training value (roc_auc, ks, gini) or rise above it (mae, rmse) before health moves,
+    # in the metric's own units. A metric without a tolerance is reported, not judged.
+    performance_warning_decay: Mapping[str, float] = field(
+        default_factory=lambda: {"roc_auc": 0.03, "ks": 0.05, "gini": 0.06}
+    )
+    performance_breach_decay: Mapping[str, float] = field(
+        default_factory=lambda: {"roc_auc": 0.05, "ks": 0.08, "gini": 0.1}
+    )
     on_warning: tuple[str, ...] = ("notify",)
     on_breach: tuple[str, ...] = ("notify", "require_review")
     review_interval_days: int = 365
@@ -178,6 +195,8 @@ def _whole(low: int, high: int) -> Callable[[Any], int]:
 
 MAX_APPROVALS = 20
 MAX_DAYS = 3650  # ten years
+MAX_MIN_ROWS = 10_000_000
+MAX_WINDOWS = 10
 _days = _whole(1, MAX_DAYS)
 
 
@@ -274,6 +293,11 @@ _TIER_KEYS: dict[str, Callable[[Any], Any]] = {
     "predeploy_drift_max_age_days": _days,
     "health_warning_share": _share,
     "health_breach_share": _share,
+    "health_min_rows": _whole(1, MAX_MIN_ROWS),
+    "health_windows_needed": _whole(1, MAX_WINDOWS),
+    "health_windows_of": _whole(1, MAX_WINDOWS),
+    "performance_warning_decay": _table(_positive_number),
+    "performance_breach_decay": _table(_positive_number),
     "on_warning": _actions,
     "on_breach": _actions,
     "review_interval_days": _days,
@@ -332,6 +356,18 @@ def _check_tier(tier: TierPolicy, where: str, file: str) -> None:
         raise PolicyError(
             f"policy file {file}: key '{where}.health_warning_share': must not exceed "
             f"health_breach_share ({tier.health_breach_share:g})"
+        )
+    for metric, warning in tier.performance_warning_decay.items():
+        breach = tier.performance_breach_decay.get(metric)
+        if breach is not None and warning > breach:
+            raise PolicyError(
+                f"policy file {file}: key '{where}.performance_warning_decay.{metric}': must "
+                f"not exceed performance_breach_decay.{metric} ({breach:g})"
+            )
+    if tier.health_windows_needed > tier.health_windows_of:
+        raise PolicyError(
+            f"policy file {file}: key '{where}.health_windows_needed': must not exceed "
+            f"health_windows_of ({tier.health_windows_of})"
         )
 
 

@@ -157,6 +157,35 @@ class PredictionSource(Protocol):
 
 
 @dataclass(frozen=True)
+class PerformanceWindow:
+    """Served predictions joined to their outcomes: the window's metrics (None when they are
+    undefined, e.g. outcomes of one class only) and its span. Never the rows themselves."""
+
+    task: str  # "classification" or "regression"
+    rows: int
+    metrics: Mapping[str, float] | None
+    unmatched_labels: int
+    labels_sha256: str
+    first: datetime | None
+    last: datetime | None
+
+
+class OutcomeSource(Protocol):
+    def evaluate(
+        self,
+        target: str,
+        model: str,
+        version: str,
+        labels: Path,
+        *,
+        id_column: str,
+        label_column: str,
+        task: str | None,
+    ) -> PerformanceWindow:
+        """Join `labels` to what `target` logged for the version; compute the metrics."""
+
+
+@dataclass(frozen=True)
 class PreparedDeployment:
     """What the deployer built for a target before governance records the deployment."""
 

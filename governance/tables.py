@@ -361,6 +361,30 @@ class DriftRecord(Base):
     window_end: Mapped[datetime | None]
 
 
+class PerformanceRecord(Base):
+    """One performance window of a version: served predictions joined to their outcomes,
+    the metrics against training's, and the health they gave."""
+
+    __tablename__ = "performance_results"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"), index=True)
+    target: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(64))
+    task: Mapped[str] = mapped_column(String(16))
+    rows: Mapped[int] = mapped_column(Integer)
+    unmatched_labels: Mapped[int] = mapped_column(Integer)
+    labels_sha256: Mapped[str] = mapped_column(String(64))
+    id_column: Mapped[str] = mapped_column(Text)
+    # {"observed": {...}, "training": {...}, "decay": {...}, "levels": {...}}
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSON)
+    window_health: Mapped[str] = mapped_column(String(16))
+    health: Mapped[str] = mapped_column(String(16))
+    window_start: Mapped[datetime | None]
+    window_end: Mapped[datetime | None]
+
+
 class Deployment(Base):
     """A version serving on a target. One active row per target; the rest is history."""
 

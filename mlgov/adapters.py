@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import secrets
 import signal
 import subprocess
 import urllib.error
@@ -19,8 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from mlgov.governance.drift import DriftResult, DriftSpec
-from mlgov.governance.errors import BadInput, ExternalError
-from mlgov.governance.ports import DatasetInfo, PredictionBatch, PreparedDeployment
+from mlgov.governance.errors import BadInput, ExternalError, Unavailable
+from mlgov.governance.ports import (
+    DatasetInfo,
+    PerformanceWindow,
+    PredictionBatch,
+    PreparedDeployment,
+)
 
 REPORT_SAMPLE_ROWS = 50_000
 
@@ -96,10 +102,15 @@ class PredictionLogSource:
         from mlgov.deploy.prediction_log import read_prediction_log
 
         frames = []
-        for log_dir in sorted(self.serving_root.glob("*/predictions")):
-            frame = read_prediction_log(log_dir, since=since, model=model, version=version)
-            if len(frame):
-                frames.append(frame)
+        try:
+            for log_dir in sorted(self.serving_root.glob("*/predictions")):
+                frame = read_prediction_log(log_dir, since=since, model=model, version=version)
+                if len(frame):
+                    frames.append(frame)
+        except OSError as exc:  # a log on a share that is down, or not readable by us
+            raise Unavailable(
+                f"the prediction log of {model}/{version} cannot be read: {exc.strerror}"
+            ) from exc
         if not frames:
             return PredictionBatch(rows=0, sha256="", first=None, last=None)
         frame = pd.concat(frames, ignore_index=True).sort_values("_time")
@@ -120,6 +131,47 @@ class PredictionLogSource:
             sha256=digest,
             first=pd.Timestamp(first).to_pydatetime(),
             last=pd.Timestamp(last).to_pydatetime(),
+        )
+
+
+class PredictionOutcomes:
+    """OutcomeSource over a target's prediction log and a labels file (mlgov.monitoring)."""
+
+    def __init__(self, serving_root: Path) -> None:
+        self.serving_root = serving_root
+
+    def evaluate(
+        self,
+        target: str,
+        model: str,
+        version: str,
+        labels: Path,
+        *,
+        id_column: str,
+        label_column: str,
+        task: str | None,
+    ) -> PerformanceWindow:
+        from mlgov.deploy.prediction_log import read_prediction_log
+        from mlgov.monitoring.performance import join_labels, metrics_of
+
+        log_dir = self.serving_root / target / "predictions"
+        if not log_dir.is_dir():
+            raise BadInput(f"target '{target}' has logged no predictions yet")
+        try:
+            log = read_prediction_log(log_dir, model=model, version=version)
+        except OSError as exc:
+            raise Unavailable(
+                f"the prediction log of target '{target}' cannot be read: {exc.strerror}"
+            ) from exc
+        joined = join_labels(log, labels, id_column=id_column, label_column=label_column, task=task)
+        return PerformanceWindow(
+            task=joined.task,
+            rows=len(joined.scores),
+            metrics=metrics_of(joined),
+            unmatched_labels=joined.unmatched_labels,
+            labels_sha256=hashlib.sha256(labels.read_bytes()).hexdigest(),
+            first=joined.first.to_pydatetime(),
+            last=joined.last.to_pydatetime(),
         )
 
 
@@ -204,8 +256,10 @@ class BentoDeployerPort:
 # --- serving ------------------------------------------------------------------------------
 
 
-def _probe(url: str, record: Mapping[str, Any]) -> str:
-    body = json.dumps({"records": [dict(record)]}).encode()
+def _probe(url: str, record: Mapping[str, Any], token: str) -> str:
+    # Marked with the server's probe token: logged as a probe, never counted by monitoring
+    # (one reference row in a small window was enough to tip its verdict).
+    body = json.dumps({"records": [dict(record)], "probe": token}).encode()
     request = urllib.request.Request(
         url + "/predict", data=body, method="POST", headers={"Content-Type": "application/json"}
     )
@@ -259,6 +313,7 @@ def serve_target(
 
     current = current_manifest(gov, actor, target)
     paths = target_paths(settings.targets_dir, target)
+    probe_token = secrets.token_urlsafe(32)
     server = start_server(
         paths.manifest,
         host=host,
@@ -266,6 +321,7 @@ def serve_target(
         workers=workers,
         log_file=paths.server_log,
         bentoml_home=settings.bentoml_home,
+        probe_token=probe_token,
     )
     stop = {"now": False}
 
@@ -284,7 +340,7 @@ def serve_target(
                 ref = current_reference(s, gov.version(s, current["model"], current["version"]))
                 ref_path = Path(ref.path) if ref else None
             if ref_path is not None:
-                probe = _probe(server.url, _reference_record(ref_path))
+                probe = _probe(server.url, _reference_record(ref_path), probe_token)
                 moved = record_verification(gov, actor, target, probe=probe)
                 announce(
                     f"verified: {probe}; {current['model']}/{current['version']} is in "

@@ -14,6 +14,7 @@ from mlgov.adapters import (
     BentoDeployerPort,
     MonitoringDatasets,
     PredictionLogSource,
+    PredictionOutcomes,
     drift_checker,
 )
 from mlgov.config import Settings, apply_environment
@@ -49,6 +50,7 @@ def build_ports(settings: Settings) -> dict[str, Any]:
         "datasets": MonitoringDatasets(),
         "drift": drift_checker,
         "predictions": PredictionLogSource(settings.targets_dir),
+        "outcomes": PredictionOutcomes(settings.targets_dir),
         "deployer": BentoDeployerPort(settings.targets_dir, settings.tracking_uri),
     }
 

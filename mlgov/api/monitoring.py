@@ -70,15 +70,19 @@ class MonitorFailure(Result):
     model: str
     version: str
     error: str
+    unavailable: bool = False  # its data source could not be reached: retry later
 
 
 @dataclass(frozen=True)
 class MonitorRun(Result):
     """Each serving version checked on its own: `checked` holds what happened to each (a
-    check, or "no new predictions"), `failed` those whose check could not be made."""
+    check, "no new predictions" or "insufficient data": too few rows for a verdict, kept
+    for the next run), `failed` those whose check could not be made, and `targets` one line
+    per deployed target with its version's outcome."""
 
     checked: tuple[Record, ...]
     failed: tuple[MonitorFailure, ...]
+    targets: tuple[Record, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -87,6 +91,52 @@ class MonitorRun(Result):
     @property
     def problems(self) -> tuple[str, ...]:
         return tuple(f"{f.model}/{f.version}: {f.error}" for f in self.failed)
+
+    @property
+    def exit_code(self) -> int:
+        """For schedulers: 1 a target's version is in breach (or its check failed other
+        than for an unreachable source), else 3 a source was unavailable (retry), else 0.
+        "insufficient data" is no verdict, so never a failure."""
+        if any(t["health"] == "breach" for t in self.targets if "health" in t.data) or any(
+            not f.unavailable for f in self.failed
+        ):
+            return 1
+        return 3 if self.failed else 0
+
+
+@dataclass(frozen=True)
+class PerformanceCheck(Result):
+    """A target's served predictions judged against their outcomes. `status` "checked"
+    (recorded: the metrics, training's, their decay and each one's level) or "insufficient
+    data" (too few joined rows, or outcomes of one class: no verdict, nothing recorded)."""
+
+    target: str
+    model: str
+    version: str
+    status: str
+    task: str
+    rows: int
+    unmatched_labels: int
+    id_column: str
+    health: str | None
+    reason: str | None = None
+    result_id: int | None = None
+    time: str | None = None
+    by: str | None = None
+    labels_sha256: str | None = None
+    metrics: Mapping[str, float] | None = None
+    training_metrics: Mapping[str, float] | None = None
+    decay: Mapping[str, float] | None = None
+    levels: Mapping[str, str] | None = None
+    window_health: str | None = None
+    previous_health: str | None = None
+    actions: tuple[str, ...] = ()
+    window_start: str | None = None
+    window_end: str | None = None
+
+    @classmethod
+    def of(cls, view: Mapping[str, Any]) -> PerformanceCheck:
+        return cls.from_mapping(dict(view) | {"actions": tuple(view.get("actions", ()))})
 
 
 @dataclass(frozen=True)
@@ -154,7 +204,35 @@ def run_monitoring(platform: Platform, actor: Actor, *, model: str | None = None
     return MonitorRun(
         tuple(Record(c) for c in result["checked"]),
         tuple(MonitorFailure.from_mapping(f) for f in result["failed"]),
+        tuple(Record(t) for t in result["targets"]),
     )
+
+
+def check_performance(
+    platform: Platform,
+    actor: Actor,
+    target: str,
+    labels: Path,
+    *,
+    id_column: str = "prediction_id",
+    label_column: str = "label",
+    task: str | None = None,
+) -> PerformanceCheck:
+    """Join the outcomes in `labels` to what `target` served (by `id_column`: the
+    prediction id "<request_id>:<record index>", or a key column the log keeps), compare
+    the metrics with the version's training metrics and move health by the policy."""
+    from mlgov.governance.performance import check_performance as check
+
+    view = check(
+        platform.governance(),
+        actor.name,
+        target,
+        labels,
+        id_column=id_column,
+        label_column=label_column,
+        task=task,
+    )
+    return PerformanceCheck.of(view)
 
 
 def drift_history(platform: Platform, actor: Actor, model: str, version: str) -> DriftHistory:

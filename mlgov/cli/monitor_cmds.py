@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
@@ -107,15 +108,47 @@ def monitor_drift(
         click.echo(f"quality: {q['column']}: {q['check']} {q['count']} rows ({q['share']:.1%})")
 
 
+TARGET_COLUMNS = [
+    "target",
+    "model",
+    "version",
+    "status",
+    "rows",
+    "drifted_share",
+    "previous_health",
+    "health",
+    "actions",
+    "error",
+]
+
+
 @monitor.command("run")
 @click.option("--model", help="Only this model's serving versions.")
+@click.option(
+    "--all",
+    "all_targets",
+    is_flag=True,
+    help="For schedulers (cron, Airflow): every deployed target, one line each; exit 0 "
+    "none in breach, 1 a breach (or a failed check), 3 a source unavailable (retry).",
+)
 @format_option()
-def monitor_run(model, fmt) -> None:
-    """Check every deployed version on what it served since the last run; set health."""
+def monitor_run(model, all_targets, fmt) -> None:
+    """Check every deployed version on what it served since the last run; set health.
+    A window with fewer rows than the policy's health_min_rows gets no verdict
+    ("insufficient data", exit 0) and is judged with the next rows."""
     api = use_cases("monitoring")
 
+    if all_targets and model:
+        raise click.UsageError("--all checks every target: leave out --model")
     result = api.run_monitoring(platform(), caller(), model=model)
     shown = result.to_json()
+    if all_targets:
+        if fmt == "json":  # JSON Lines: one object per target, for a scheduler's log
+            for line in shown["targets"]:
+                click.echo(json.dumps(line, sort_keys=True, separators=(",", ":")))
+        else:
+            emit_rows(shown["targets"], TARGET_COLUMNS, fmt)
+        click.get_current_context().exit(result.exit_code)
     if fmt == "json":
         emit_object(shown, fmt)
     else:
@@ -136,6 +169,72 @@ def monitor_run(model, fmt) -> None:
             fmt,
         )
     if not result.ok:
+        raise ProblemsFound
+
+
+@monitor.command("performance")
+@click.argument("target")
+@click.option(
+    "--labels",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="The outcomes (CSV or Parquet): an id column and a label column.",
+)
+@click.option(
+    "--id-column",
+    default="prediction_id",
+    show_default=True,
+    help="Joins labels to predictions: prediction_id is '<request_id>:<n>' (the request id "
+    "/predict answered, n the record's index in that request, from 0); or name a key column "
+    "the model receives and the log keeps.",
+)
+@click.option("--label-column", default="label", show_default=True, help="The outcome column.")
+@click.option(
+    "--task",
+    type=click.Choice(["classification", "regression"]),
+    help="AUC/KS/Gini on the probability of class 1, or MAE/RMSE (default: classification "
+    "when the model logs that probability).",
+)
+@format_option()
+def monitor_performance(target, labels, id_column, label_column, task, fmt) -> None:
+    """Judge what TARGET served against outcomes now known; compare with training metrics,
+    move health by the policy's tolerated decay. Exit 1 when health is breach."""
+    api = use_cases("monitoring")
+
+    view = api.check_performance(
+        platform(),
+        caller(),
+        target,
+        Path(labels),
+        id_column=id_column,
+        label_column=label_column,
+        task=task,
+    )
+    shown = view.to_json()
+    if fmt == "json":
+        emit_object(shown, fmt)
+    elif view.status != "checked":
+        emit_object(shown, fmt)
+    else:
+        rows = [
+            {
+                "metric": name,
+                "value": value,
+                "training": (view.training_metrics or {}).get(name),
+                "decay": (view.decay or {}).get(name),
+                "level": (view.levels or {}).get(name, "not judged"),
+            }
+            for name, value in (view.metrics or {}).items()
+        ]
+        emit_rows(rows, ["metric", "value", "training", "decay", "level"], fmt)
+        if fmt != "csv":
+            click.echo(
+                f"{view.rows} predictions joined to outcomes ({view.unmatched_labels} labels "
+                f"matched none); health {view.previous_health} -> {view.health}"
+                + (f"; actions: {', '.join(view.actions)}" if view.actions else "")
+                + f"; result {view.result_id} recorded"
+            )
+    if view.health == "breach":
         raise ProblemsFound
 
 

@@ -12,11 +12,12 @@ from mlgov.api.monitoring import (
     DriftCheck,
     DriftHistory,
     MonitorRun,
+    PerformanceCheck,
     ReviewAck,
     check_html_out,
 )
 from mlgov.api.results import revive
-from mlgov.client._paths import version_path
+from mlgov.client._paths import seg, version_path
 from mlgov.client.connection import ServerConnection
 
 
@@ -57,6 +58,23 @@ def check_drift(
 
 def run_monitoring(conn: ServerConnection, actor: Actor, *, model: str | None = None) -> MonitorRun:
     return revive(MonitorRun, conn.post("/monitoring/runs", long=True, model=model))
+
+
+def check_performance(
+    conn: ServerConnection,
+    actor: Actor,
+    target: str,
+    labels: Path,
+    *,
+    id_column: str = "prediction_id",
+    label_column: str = "label",
+    task: str | None = None,
+) -> PerformanceCheck:
+    path = f"/targets/{seg(target)}/performance-checks"
+    data = conn.upload(
+        "POST", path, labels, id_column=id_column, label_column=label_column, task=task
+    )
+    return revive(PerformanceCheck, data)
 
 
 def drift_history(conn: ServerConnection, actor: Actor, model: str, version: str) -> DriftHistory:

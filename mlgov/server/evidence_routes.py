@@ -126,6 +126,31 @@ async def check_drift(
     return await _with_upload(request, p, filename, check)
 
 
+@router.post(
+    "/targets/{target}/performance-checks",
+    status_code=201,
+    openapi_extra=DATA_BODY,
+)
+async def check_performance(
+    request: Request,
+    p: Plat,
+    who: Who,
+    target: str,
+    filename: str | None = None,
+    id_column: Annotated[str, Query(min_length=1, max_length=256)] = "prediction_id",
+    label_column: Annotated[str, Query(min_length=1, max_length=256)] = "label",
+    task: str | None = None,
+) -> Any:
+    """The body is the outcomes file (CSV or Parquet), joined to what the target served."""
+
+    def check(file: Path) -> Result:
+        return monitoring_api.check_performance(
+            p, who, target, file, id_column=id_column, label_column=label_column, task=task
+        )
+
+    return await _with_upload(request, p, filename, check)
+
+
 @router.get(
     f"{VERSION}/drift-checks/{{result_id}}/report",
     response_class=FileResponse,

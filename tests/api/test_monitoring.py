@@ -86,7 +86,15 @@ def test_run_checks_serving_versions_and_sets_health(deployed, operated, clock) 
         "breach",
         "ok",
     )
-    assert run.to_json() == {"checked": [checked.data], "failed": []}
+    assert run.to_json() == {
+        "checked": [checked.data],
+        "failed": [],
+        "targets": [{"target": "scoring", **checked.data}],
+    }
+    assert run.exit_code == 1  # a breach
+    # Each column's test, score and threshold: how close it came, for a reviewer.
+    assert [c["column"] for c in checked["columns"]] == ["x", "y"]
+    assert {"test", "score", "threshold", "drifted"} <= set(checked["columns"][0])
     with pytest.raises(NotFound):
         api.run_monitoring(deployed, ENG, model="nope")
     with pytest.raises(PermissionDenied):
@@ -120,5 +128,80 @@ def test_a_failed_version_is_reported_not_raised(deployed, operated, clock) -> N
     assert not run.ok and run.checked == ()
     assert run.problems == ("credit/1: prediction log unreachable",)
     assert run.to_json()["failed"] == [
-        {"model": "credit", "version": "1", "error": "prediction log unreachable"}
+        {
+            "model": "credit",
+            "version": "1",
+            "error": "prediction log unreachable",
+            "unavailable": True,
+        }
     ]
+    assert run.exit_code == 3  # a source unavailable: retry, no alarm
+    (line,) = run.to_json()["targets"]
+    assert (line["target"], line["status"], line["unavailable"]) == ("scoring", "failed", True)
+
+    class Refusing:
+        def export(self, *args, **kwargs):
+            raise BadInput("the log lacks column x")
+
+    operated.ports["predictions"] = Refusing()
+    assert api.run_monitoring(deployed, ENG).exit_code == 1  # not retry-able: a problem
+
+
+def _tiers(gov, **changes) -> None:
+    from dataclasses import replace
+
+    policy = gov.policy
+    gov.policy = replace(
+        policy, tiers={t: replace(tp, **changes) for t, tp in policy.tiers.items()}
+    )
+
+
+def test_a_window_below_the_minimum_size_gives_insufficient_data_not_a_warning(
+    deployed, operated, clock
+) -> None:
+    _tiers(operated, health_min_rows=100)
+    log, drift = operated.ports["predictions"], operated.ports["drift"]
+    drift.drifted_share = 0.5  # would be a breach, were there a verdict
+    clock.advance(hours=1)
+    log.batches.append((clock.now(), 60))
+    run = api.run_monitoring(deployed, ENG)
+    (checked,) = run.checked
+    assert checked.data == {
+        "model": "credit",
+        "version": "1",
+        "status": "insufficient data",
+        "rows": 60,
+        "min_rows": 100,
+        "health": "ok",
+    }
+    assert run.ok and run.exit_code == 0
+    assert [r.purpose for r in api.drift_history(deployed, AUD, "credit", "1").results] == [
+        "check"
+    ]  # nothing recorded, the window stays open
+
+    drift.drifted_share = 0.0
+    clock.advance(hours=1)
+    log.batches.append((clock.now(), 50))
+    (checked,) = api.run_monitoring(deployed, ENG).checked
+    assert (checked["status"], checked["rows"], checked["health"]) == ("checked", 110, "ok")
+
+
+def test_two_of_the_last_three_windows_must_breach_before_health_moves(
+    deployed, operated, clock
+) -> None:
+    _tiers(operated, health_windows_needed=2, health_windows_of=3)
+    log, drift = operated.ports["predictions"], operated.ports["drift"]
+
+    def window(share: float):
+        drift.drifted_share = share
+        clock.advance(hours=1)
+        log.batches.append((clock.now(), 50))
+        (checked,) = api.run_monitoring(deployed, ENG).checked
+        return checked["window_health"], checked["health"], checked["actions"]
+
+    assert window(0.5) == ("breach", "ok", [])  # one noisy window alone moves nothing
+    assert window(0.0) == ("ok", "ok", [])
+    assert window(0.5) == ("breach", "breach", ["notify", "require_review"])
+    assert window(0.5) == ("breach", "breach", [])
+    assert window(0.0) == ("ok", "breach", [])  # still 2 of the last 3
+    assert window(0.0) == ("ok", "ok", [])

@@ -114,3 +114,27 @@ def test_outputs_json_cannot_carry_get_422_and_are_not_logged(runtime, output):
     assert response.status_code == 422
     assert "cannot be sent as JSON" in json.loads(response.body)["error"]
     assert not (runtime.log.directory.exists() and any(runtime.log.directory.iterdir()))
+
+
+def test_a_probe_with_the_servers_token_is_logged_as_one_and_left_out_of_monitoring(runtime):
+    runtime.probe_token = "s3cret"
+    probe = json.dumps({"records": [{"region": "north"}], "probe": "s3cret"}).encode()
+    assert runtime.predict(probe).status_code == 200
+    assert runtime.predict(body("south", "east")).status_code == 200
+    log_dir = runtime.manifest.prediction_log_dir
+    assert read_prediction_log(log_dir)["region"].tolist() == ["south", "east"]
+    everything = read_prediction_log(log_dir, include_probes=True)
+    assert everything["region"].tolist() == ["north", "south", "east"]
+
+
+@pytest.mark.parametrize("token", [None, "s3cret"])
+@pytest.mark.parametrize("given", ["guess", 1, None, "\ud800"])
+def test_no_client_can_call_itself_a_probe(runtime, token, given):
+    runtime.probe_token = token
+    probe = json.dumps({"records": [{"region": "north"}], "probe": given}).encode()
+    response = runtime.predict(probe)
+    assert response.status_code == 400
+    assert json.loads(response.body) == {
+        "error": "field 'probe' is reserved for mlgov's own health checks"
+    }
+    assert len(read_prediction_log(runtime.manifest.prediction_log_dir, include_probes=True)) == 0

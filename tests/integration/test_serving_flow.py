@@ -195,21 +195,53 @@ def test_prediction_log_holds_each_request_with_model_version_and_request_id(
     assert len(mine) == len(sent)
     assert set(mine["_model"]) == {MODEL} and set(mine["_version"]) == {"1"}
     assert mine[list(sent.columns)].values.tolist() == sent.values.tolist()
-    # The probe prediction of the verification is logged too, before the request.
-    assert len(log) == len(sent) + 1
+    # The probe prediction of the verification is logged too, before the request, marked
+    # as a probe: monitoring leaves it out (it once tipped a small window into a warning).
+    assert len(log) == len(sent)
+    assert (
+        len(
+            read_prediction_log(home.root / "targets" / TARGET / "predictions", include_probes=True)
+        )
+        == len(sent) + 1
+    )
 
     with tempfile.TemporaryDirectory() as tmp:
         batch = PredictionLogSource(home.root / "targets").export(
             MODEL, "1", since=None, out=Path(tmp) / "batch.parquet", columns=list(sent.columns)
         )
-    assert batch.rows == len(sent) + 1
+    assert batch.rows == len(sent)
     assert batch.first <= batch.last
+
+
+def test_outcomes_joined_to_served_predictions_give_sklearns_auc(flow: Flow) -> None:
+    import pandas as pd
+    from sklearn.metrics import roc_auc_score
+    from support.toy_models import breast_cancer_frames
+
+    home = flow.home
+    _, x_test, _, y_test = breast_cancer_frames(0)
+    request_id = flow.request_ids[0]  # the holdout's request: its records are <id>:0, :1, ...
+    labels = home.files / "outcomes.csv"
+    pd.DataFrame(
+        {"prediction_id": [f"{request_id}:{i}" for i in range(len(x_test))], "label": y_test}
+    ).to_csv(labels, index=False)
+    check = home.json("eve", "monitor", "performance", TARGET, "--labels", str(labels))
+    proba = _mlflow_model(home, "1", "sklearn").predict_proba(x_test)[:, 1]
+    assert check["metrics"]["roc_auc"] == pytest.approx(roc_auc_score(y_test, proba), abs=1e-12)
+    # The run logged the same holdout's AUC: no decay, health stays ok.
+    assert (check["status"], check["rows"], check["unmatched_labels"]) == (
+        "checked",
+        len(x_test),
+        0,
+    )
+    assert check["decay"]["roc_auc"] == pytest.approx(0.0, abs=1e-12)
+    assert (check["health"], check["levels"]) == ("ok", {"roc_auc": "ok"})
 
 
 def test_monitor_run_moves_health_ok_warning_breach_audited_and_mirrored(flow: Flow) -> None:
     home, url = flow.home, flow.live["v1"].url
-    first = _monitor_run(home)  # what v1 served so far: the holdout (and the probe record)
-    assert (first["health"], first["rows"]) == ("ok", len(home.data["current"]) + 1)
+    first = _monitor_run(home)  # what v1 served so far: the holdout, not the probe record
+    assert (first["health"], first["rows"]) == ("ok", len(home.data["current"]))
     assert _mlflow_version(home, "1").tags["mlgov.health"] == "ok"
 
     _score(url, _shifted(home, 10))  # 10 of 30 features moved: share 0.33

@@ -198,6 +198,9 @@ EXPECTED: dict[tuple[str, str], Expect] = {
     # inventory, monitoring, audit
     ("GET", f"{PREFIX}/inventory"): _by(Action.READ),
     ("POST", f"{PREFIX}/monitoring/runs"): _by(Action.MONITOR),
+    ("POST", f"{PREFIX}/targets/{{target}}/performance-checks"): _by(
+        Action.MONITOR, Call(params=lambda g: {"target": MODEL}, csv=True)
+    ),
     ("GET", f"{PREFIX}/audit/events"): _by(Action.READ),
     ("GET", f"{PREFIX}/audit/verification"): _by(Action.VERIFY_AUDIT),
     ("POST", f"{PREFIX}/audit/checkpoints"): _by(Action.VERIFY_AUDIT),
