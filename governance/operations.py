@@ -333,7 +333,7 @@ def begin_registration(
                     actor=actor,
                     from_stage=None,
                     to_stage="develop",
-                    detail=detail | _own_identity(),
+                    detail=detail | _own_identity(gov.now()),
                     state=PENDING,
                     started_at=gov.now(),
                 )
