@@ -129,9 +129,12 @@ def test_a_decayed_window_breaches_and_applies_the_policy_action(
         v = operated.version(s, "credit", "1")
         assert (v.health, v.review_required) == ("breach", True)
     events = _events(operated)
-    assert [e["action"] for e in events[-2:]] == ["performance.monitor", "health.change"]
-    assert events[-1]["payload"]["performance_result_id"] == check.result_id
-    assert (events[-1]["payload"]["from"], events[-1]["payload"]["to"]) == ("ok", "breach")
+    actions = ["performance.monitor", "health.change", "finding.open"]
+    assert [e["action"] for e in events[-3:]] == actions
+    change, finding = events[-2]["payload"], events[-1]["payload"]
+    assert change["performance_result_id"] == check.result_id
+    assert (change["from"], change["to"]) == ("ok", "breach")
+    assert finding["severity"] == "high", finding
 
 
 def test_no_verdict_on_too_few_rows_or_one_class(served, operated, tmp_path) -> None:

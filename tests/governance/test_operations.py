@@ -398,7 +398,7 @@ def test_an_operation_of_another_node_is_live_until_its_lease_ends(mirrored, cra
         mirrored.promote("ds1", "m", "1", "train")
     crash.over()
     with mirrored.store.transaction() as s:  # as if a process of another node were moving it
-        op = s.scalar(select(Operation))
+        op = s.scalar(select(Operation).where(Operation.state == operations.PENDING))
         assert op.detail["host"] == operations.NODE
         assert op.detail["lease_until"] == isoformat(op.started_at + operations.LEASE)
         op.detail = op.detail | {"host": "node-b.bank.internal", "pid": os.getpid()}
