@@ -286,3 +286,34 @@ def test_pack_of_a_version_without_evidence(governed, tmp_path):
     assert evidence["deployments"] == [] and evidence["card"]["missing_required"]
     assert not (out / "reports").exists() and verify_pack(out)["checked"] == 2
     assert "&lt;script&gt;" in (out / "index.html").read_text()
+
+
+# --- languages, PDF and the coverage matrix --------------------------------------------------
+
+
+def _pack_in(gov, tmp_path: Path, languages: tuple[str, ...], pdf: bool = False, **kw) -> Path:
+    from mlgov.api.reports import pack_renderers
+
+    first, more = pack_renderers(languages, pdf)
+    out = tmp_path / "pack"
+    export_pack(gov, "aud", "credit", "1", out, render_html=first, render_more=more, **kw)
+    return out
+
+
+def test_pages_in_chinese_and_english_are_listed_in_the_manifest(evidenced, tmp_path):
+    out = _pack_in(evidenced, tmp_path, ("zh", "en"), pdf=True)
+    zh, en = (out / "index.html").read_text(), (out / "index.en.html").read_text()
+    assert '<html lang="zh-Hans">' in zh and '<html lang="en">' in en
+    for heading_zh, heading_en in (("监管要求覆盖矩阵", "Regulatory coverage"),
+                                   ("模型卡", "Model card"), ("审批", "Approvals"),
+                                   ("漂移检测结果", "Drift results")):  # fmt: skip
+        assert f">{heading_zh}</h2>" in zh and f">{heading_en}</h2>" in en
+        assert f">{heading_en}</h2>" not in zh
+    assert "&lt;script&gt;" in zh and "<script" not in zh  # user text stays text
+    assert "年" in zh and "UTC" in zh  # dates in the language's own format
+    listed = {f["path"] for f in json.loads((out / MANIFEST).read_text())["files"]}
+    assert {"index.html", "index.en.html", "evidence-pack.zh.pdf", "evidence-pack.en.pdf"} <= listed
+    assert verify_pack(out)["ok"]
+    for lang in ("zh", "en"):
+        pdf = (out / f"evidence-pack.{lang}.pdf").read_bytes()
+        assert pdf.startswith(b"%PDF-") and pdf.count(b"/EmbeddedFile") >= 2  # once per report
