@@ -117,7 +117,7 @@ def _table(
     for row in rows:
         cells = []
         for c in columns:
-            show: Cell = c[2] if len(c) == 3 else (lambda v: _e(v, t))  # type: ignore[misc]
+            show: Cell = c[2] if len(c) == 3 else (lambda v: _e(v, t))
             cells.append(f'<td class="text">{show(row.get(c[0]))}</td>')
         body.append("<tr>" + "".join(cells) + "</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
