@@ -2,9 +2,10 @@
 written to a directory that reads without mlgov, sealed by a manifest of SHA-256 hashes that
 also names the audit chain's head at export time.
 
-Layout: index.html (rendered by the caller: presentation is not the core's job),
-evidence.json (the same content), reports/ (copies of the drift reports), manifest.json,
-and manifest.sig when the installation has an audit signing key.
+Layout: index.html (rendered by the caller: presentation is not the core's job, and so are
+any further files it renders, such as other languages and PDFs), evidence.json (the same
+content, with the coverage matrix evaluated), reports/ (copies of the drift reports),
+manifest.json, and manifest.sig when the installation has an audit signing key.
 Exporting is audited (`report.export`): for an auditor it is the one write they make.
 
 The manifest alone only proves the pack is consistent with itself: whoever can edit a file
@@ -33,6 +34,8 @@ from mlgov.governance.approvals import request_detail
 from mlgov.governance.audit import event_dict, verify_chain
 from mlgov.governance.cards import missing_fields
 from mlgov.governance.clock import isoformat
+from mlgov.governance.coverage import evaluate as evaluate_coverage
+from mlgov.governance.coverage import load_matrix
 from mlgov.governance.drift_checks import record_view
 from mlgov.governance.errors import BadInput
 from mlgov.governance.findings import pack_section as model_risk_section
@@ -73,6 +76,9 @@ EXPORT_ACTION = "report.export"
 _SERVING_MOVES = (Stage.DEPLOY.value, Stage.EVALUATE.value, Stage.RETIRE.value)
 
 RenderHtml = Callable[[Mapping[str, Any]], str]
+# Writes further files (other languages, PDFs) into the pack's staging directory, where the
+# drift reports already are; the manifest then lists whatever it wrote.
+RenderMore = Callable[[Mapping[str, Any], Path], None]
 
 
 def _json_bytes(data: Any) -> bytes:
@@ -255,9 +261,10 @@ def _deployment_history(events: Iterable[Mapping[str, Any]]) -> list[dict[str, A
 
 
 def collect_evidence(
-    gov: Governance, session: Session, v: ModelVersion, *, actor: str
+    gov: Governance, session: Session, v: ModelVersion, *, actor: str, matrix: Path | None = None
 ) -> tuple[dict[str, Any], list[tuple[Path, str]]]:
-    """The pack's content as one JSON-able dict, and the report files to copy into it."""
+    """The pack's content as one JSON-able dict, and the report files to copy into it; the
+    coverage matrix (`matrix`, else the shipped one) is evaluated over that content."""
     now = gov.now()
     tier = gov.policy.for_tier(v.risk_tier)
     head = session.get(AuditHead, 1)
@@ -305,6 +312,7 @@ def collect_evidence(
         "audit_events": events,
         "model_risk": model_risk_section(session, v, gov.policy, now),
     }
+    evidence["coverage"] = evaluate_coverage(load_matrix(matrix), evidence)
     return evidence, copies
 
 
@@ -342,14 +350,18 @@ def export_pack(
     out: Path,
     *,
     render_html: RenderHtml,
+    render_more: RenderMore | None = None,
+    matrix: Path | None = None,
 ) -> dict[str, Any]:
-    """Write the evidence pack of MODEL/VERSION into `out` (new or empty) and audit it."""
+    """Write the evidence pack of MODEL/VERSION into `out` (new or empty) and audit it.
+    `matrix` is a bank's coverage matrix file (default: the one shipped with mlgov)."""
     out = Path(out)
     existed = _check_out(out)
+    load_matrix(matrix)  # a bad matrix file is refused before anything is read or written
     with gov.store.read() as s:
         gov.authorize(s, actor, Action.READ)
         v = gov.version(s, model, version)
-        evidence, copies = collect_evidence(gov, s, v, actor=actor)
+        evidence, copies = collect_evidence(gov, s, v, actor=actor, matrix=matrix)
         label = v.label
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
     placed = False
@@ -360,6 +372,8 @@ def export_pack(
             shutil.copyfile(source, target)
         (staging / EVIDENCE).write_bytes(_json_bytes(evidence))
         (staging / INDEX).write_text(render_html(evidence), encoding="utf-8")
+        if render_more is not None:
+            render_more(evidence, staging)
         export = evidence["export"]
         manifest = build_manifest(
             staging,

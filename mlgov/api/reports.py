@@ -45,6 +45,8 @@ class EvidencePack(Result):
     signed_by_key: str | None
     audit_head: Mapping[str, Any]
     export_event_seq: int
+    languages: tuple[str, ...] = ("en",)
+    pdf: bool = False
 
 
 @dataclass(frozen=True)
@@ -94,16 +96,96 @@ def inventory(
     return Inventory(tuple(Record(r) for r in rows), isoformat(when) if when else None)
 
 
-def create_report(
-    platform: Platform, actor: Actor, model: str, version: str, out: Path
-) -> EvidencePack:
-    """Write the version's evidence pack into `out` (new or empty) and audit the export."""
-    from mlgov.report_html import render_index
+def pack_pages(languages: Sequence[str], pdf: bool) -> dict[str, str]:
+    """Which file holds which language: index.html the first language, index.LANG.html each
+    further one, evidence-pack.LANG.pdf each PDF (page name -> language)."""
+    pages = {"index.html" if n == 0 else f"index.{lang}.html": lang
+             for n, lang in enumerate(languages)}  # fmt: skip
+    if pdf:
+        pages |= {f"evidence-pack.{lang}.pdf": lang for lang in languages}
+    return pages
 
+
+def pack_renderers(
+    languages: Sequence[str], pdf: bool
+) -> tuple[evidence_pack.RenderHtml, evidence_pack.RenderMore]:
+    """index.html's renderer, and the one writing the further pages (`pack_pages`)."""
+    from mlgov.report_html import render_index, translator
+
+    def first(evidence: Mapping[str, Any]) -> str:
+        return render_index(evidence, languages[0])
+
+    def more(evidence: Mapping[str, Any], staging: Path) -> None:
+        reports = sorted(
+            d[key] for d in evidence["drift"] for key in ("report_html",) if d.get(key)
+        )
+        for name, lang in pack_pages(languages, pdf).items():
+            if name == "index.html":
+                continue
+            html = render_index(evidence, lang)
+            if name.endswith(".pdf"):
+                from mlgov.report_pdf import render_pdf
+
+                (staging / name).write_bytes(render_pdf(html, translator(lang), staging, reports))
+            else:
+                (staging / name).write_text(html, encoding="utf-8")
+
+    return first, more
+
+
+def create_report(
+    platform: Platform,
+    actor: Actor,
+    model: str,
+    version: str,
+    out: Path,
+    *,
+    lang: str | Sequence[str] = "en",
+    pdf: bool = False,
+    matrix: Path | None = None,
+) -> EvidencePack:
+    """Write the version's evidence pack into `out` (new or empty) and audit the export.
+
+    `lang`: en, zh or both (`zh,en`; the first is index.html); `pdf` also prints each
+    language to evidence-pack.LANG.pdf; `matrix` is a bank's coverage matrix file (default:
+    $MLGOV_COVERAGE_MATRIX, else the one shipped with mlgov)."""
+    import os
+
+    from mlgov.api.errors import BadInput
+    from mlgov.i18n import parse_languages
+
+    try:
+        languages = parse_languages(lang)
+    except ValueError as e:
+        raise BadInput(f"--lang: {e}") from None
+    if matrix is None and os.environ.get("MLGOV_COVERAGE_MATRIX"):
+        matrix = Path(os.environ["MLGOV_COVERAGE_MATRIX"])
+    if pdf:
+        _check_pdf_engine()
+    first, more = pack_renderers(languages, pdf)
     result = evidence_pack.export_pack(
-        platform.governance(), actor.name, model, version, out, render_html=render_index
+        platform.governance(),
+        actor.name,
+        model,
+        version,
+        out,
+        render_html=first,
+        render_more=more,
+        matrix=matrix,
     )
-    return EvidencePack.from_mapping(result)
+    return EvidencePack.from_mapping(result | {"languages": languages, "pdf": pdf})
+
+
+def _check_pdf_engine() -> None:
+    """Refuse --pdf before anything is written when WeasyPrint cannot load (exit 3)."""
+    from mlgov.api.errors import Unavailable
+
+    try:
+        import weasyprint  # noqa: F401
+    except (ImportError, OSError) as e:
+        raise Unavailable(
+            f"--pdf needs WeasyPrint and its system libraries (pango, harfbuzz): {e}"
+        ) from None
 
 
 def _verify_files(directory: Path, key_files: Sequence[Path]) -> dict[str, Any]:

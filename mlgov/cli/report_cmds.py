@@ -93,13 +93,44 @@ def report() -> None:
     type=click.Path(file_okay=False),
     help="Directory to write the pack into; it must not exist or be empty.",
 )
+@click.option(
+    "--lang",
+    default="en",
+    show_default=True,
+    metavar="LANGS",
+    help="Language(s) of the pages: en, zh, or both separated by a comma (zh,en); the first "
+    "is index.html, each further one index.LANG.html.",
+)
+@click.option(
+    "--pdf",
+    is_flag=True,
+    help="Also print each language to evidence-pack.LANG.pdf (WeasyPrint; CJK font "
+    "embedded; drift reports attached once each, compressed).",
+)
+@click.option(
+    "--matrix",
+    type=click.Path(dir_okay=False),
+    help="A coverage matrix file of your own (TOML, the shipped file's format) instead of "
+    "mlgov's (default: $MLGOV_COVERAGE_MATRIX, else the shipped one).",
+)
 @format_option()
-def report_create(model: str, version: str, out: str, fmt: str) -> None:
-    """Write VERSION's evidence pack (card, lineage, approvals, drift, health, deployments,
-    audit events) and record the export in the audit trail."""
+def report_create(
+    model: str, version: str, out: str, lang: str, pdf: bool, matrix: str | None, fmt: str
+) -> None:
+    """Write VERSION's evidence pack (coverage matrix, card, lineage, approvals, drift,
+    health, deployments, audit events) and record the export in the audit trail."""
     api = use_cases("reports")
 
-    view = api.create_report(platform(), caller(), model, version, Path(out))
+    view = api.create_report(
+        platform(),
+        caller(),
+        model,
+        version,
+        Path(out),
+        lang=lang,
+        pdf=pdf,
+        matrix=Path(matrix) if matrix else None,
+    )
     if fmt != "table":
         emit_object(view.to_json(), fmt)
         return
@@ -109,6 +140,11 @@ def report_create(model: str, version: str, out: str, fmt: str) -> None:
         f"({result['files']} files: {result['listed_files']} listed in manifest.json, the "
         + ("manifest and its signature)" if result["signed_by_key"] else "manifest)")
     )
+    click.echo(
+        f"languages {', '.join(result['languages'])}"
+        + (f"; PDF: {', '.join(f'evidence-pack.{x}.pdf' for x in result['languages'])}"
+           if result["pdf"] else "")
+    )  # fmt: skip
     click.echo(
         f"manifest sha256 {result['manifest_sha256']}; audit head seq "
         f"{result['audit_head']['seq']} {result['audit_head']['hash']}"

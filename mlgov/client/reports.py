@@ -36,15 +36,31 @@ def inventory(
 
 
 def create_report(
-    conn: ServerConnection, actor: Actor, model: str, version: str, out: Path
+    conn: ServerConnection,
+    actor: Actor,
+    model: str,
+    version: str,
+    out: Path,
+    *,
+    lang: str | Sequence[str] = "en",
+    pdf: bool = False,
+    matrix: Path | None = None,
 ) -> EvidencePack:
+    if matrix is not None:
+        raise BadInput(
+            "--matrix is read where the pack is built: set MLGOV_COVERAGE_MATRIX on the server"
+        )
+    langs = lang if isinstance(lang, str) else ",".join(lang)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise BadInput(f"--out {out} exists and is not an empty directory")
     if not out.parent.is_dir():
         raise BadInput(f"cannot write {out}: directory {out.parent} does not exist")
     with tempfile.TemporaryDirectory(prefix="mlgov-pack-") as tmp:
         archive = Path(tmp) / "pack.zip"
-        headers = conn.download("POST", f"{version_path(model, version)}/evidence-packs", archive)
+        query = f"?lang={langs}" + ("&pdf=true" if pdf else "")
+        headers = conn.download(
+            "POST", f"{version_path(model, version)}/evidence-packs{query}", archive
+        )
         unpacked = Path(tmp) / "unpacked"
         with zipfile.ZipFile(archive) as zipped:
             for member in zipped.namelist():  # a member never lands outside the folder
@@ -69,6 +85,8 @@ def create_report(
         signed_by_key=signature.get("key_id"),
         audit_head=manifest.get("audit_head") or {},
         export_event_seq=int(headers.get("x-mlgov-export-event", "0")),
+        languages=tuple(langs.split(",")),
+        pdf=pdf,
     )
 
 

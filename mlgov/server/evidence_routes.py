@@ -196,7 +196,14 @@ def acknowledge_review(
     response_class=FileResponse,
     responses={200: {"description": "The evidence pack", "content": {"application/zip": {}}}},
 )
-def evidence_pack(p: Plat, who: Who, model: str, version: str) -> FileResponse:
+def evidence_pack(
+    p: Plat,
+    who: Who,
+    model: str,
+    version: str,
+    lang: Annotated[str, Query(max_length=20)] = "en",
+    pdf: bool = False,
+) -> FileResponse:
     """Build the version's evidence pack (its export audited) and answer it as a zip; the
     headers name the manifest's SHA-256 and the audit event of the export."""
     settings = p.settings
@@ -207,7 +214,7 @@ def evidence_pack(p: Plat, who: Who, model: str, version: str) -> FileResponse:
     work = Path(tempfile.mkdtemp(prefix="pack-", dir=settings.uploads_dir))
     try:
         name = f"evidence-{model}-{version}"
-        pack = reports_api.create_report(p, who, model, version, work / name)
+        pack = reports_api.create_report(p, who, model, version, work / name, lang=lang, pdf=pdf)
         archive = shutil.make_archive(str(work / name), "zip", root_dir=work, base_dir=name)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)

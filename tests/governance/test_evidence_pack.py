@@ -286,3 +286,83 @@ def test_pack_of_a_version_without_evidence(governed, tmp_path):
     assert evidence["deployments"] == [] and evidence["card"]["missing_required"]
     assert not (out / "reports").exists() and verify_pack(out)["checked"] == 2
     assert "&lt;script&gt;" in (out / "index.html").read_text()
+
+
+# --- languages, PDF and the coverage matrix --------------------------------------------------
+
+
+def _pack_in(gov, tmp_path: Path, languages: tuple[str, ...], pdf: bool = False, **kw) -> Path:
+    from mlgov.api.reports import pack_renderers
+
+    first, more = pack_renderers(languages, pdf)
+    out = tmp_path / "pack"
+    export_pack(gov, "aud", "credit", "1", out, render_html=first, render_more=more, **kw)
+    return out
+
+
+def test_pages_in_chinese_and_english_are_listed_in_the_manifest(evidenced, tmp_path):
+    out = _pack_in(evidenced, tmp_path, ("zh", "en"), pdf=True)
+    zh, en = (out / "index.html").read_text(), (out / "index.en.html").read_text()
+    assert '<html lang="zh-Hans">' in zh and '<html lang="en">' in en
+    for heading_zh, heading_en in (("监管要求覆盖矩阵", "Regulatory coverage"),
+                                   ("模型卡", "Model card"), ("审批", "Approvals"),
+                                   ("漂移检测结果", "Drift results")):  # fmt: skip
+        assert f">{heading_zh}</h2>" in zh and f">{heading_en}</h2>" in en
+        assert f">{heading_en}</h2>" not in zh
+    assert "&lt;script&gt;" in zh and "<script" not in zh  # user text stays text
+    assert "年" in zh and "UTC" in zh  # dates in the language's own format
+    listed = {f["path"] for f in json.loads((out / MANIFEST).read_text())["files"]}
+    assert {"index.html", "index.en.html", "evidence-pack.zh.pdf", "evidence-pack.en.pdf"} <= listed
+    assert verify_pack(out)["ok"]
+    for lang in ("zh", "en"):
+        pdf = (out / f"evidence-pack.{lang}.pdf").read_bytes()
+        assert pdf.startswith(b"%PDF-") and pdf.count(b"/EmbeddedFile") >= 2  # once per report
+    import shutil
+    import subprocess
+
+    if shutil.which("pdftotext") is None:
+        pytest.skip("poppler-utils (pdftotext, pdffonts, pdftoppm) is not installed")
+    for lang, heading, absent in (("zh", "监管要求覆盖矩阵", "Regulatory coverage"),
+                                  ("en", "Regulatory coverage", "监管要求覆盖矩阵")):  # fmt: skip
+        pdf = out / f"evidence-pack.{lang}.pdf"
+        text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True).stdout
+        assert heading in text and absent not in text
+        fonts = subprocess.run(["pdffonts", str(pdf)], capture_output=True, text=True).stdout
+        cjk = [line for line in fonts.splitlines() if "CJK" in line]
+        assert cjk and all(line.split()[-5] == "yes" for line in cjk)  # the `emb` column
+    first_page = ["pdftoppm", "-r", "30", "-f", "1", "-l", "1", "-gray"]
+    subprocess.run(
+        [*first_page, str(out / "evidence-pack.zh.pdf"), str(tmp_path / "page")], check=True
+    )
+    page = next(tmp_path.glob("page*.pgm")).read_bytes()
+    pixels = page[page.index(b"255\n") + 4 :]
+    assert sum(1 for b in pixels if b < 128) > len(pixels) // 200  # text drawn, not blank
+
+
+def _coverage(out: Path) -> dict:
+    rows = json.loads((out / "evidence.json").read_text())["coverage"]["obligations"]
+    return {i["item"]: i["present"] for r in rows for i in r["evidence"]}
+
+
+def test_the_matrix_marks_evidence_present_or_missing_from_the_store(evidenced, governed, tmp_path):
+    full = _coverage(_pack_in(evidenced, tmp_path, ("en",)))
+    assert full["reference_dataset"] and full["approval"] and full["monitoring_data"]
+    assert not full["training_data_grade"] and not full["reference_data_grade"]
+    governed.register("ds1", "plain", risk_tier="low", purpose="p", run_id="r9")
+    out = tmp_path / "plain"
+    export_pack(governed, "aud", "plain", "1", out, render_html=render_index)
+    bare = _coverage(out)
+    assert not bare["reference_dataset"] and not bare["approval"] and not bare["model_card"]
+    assert "MISSING" in (out / "index.html").read_text()
+
+
+def test_a_bank_matrix_naming_an_unknown_item_is_refused(evidenced, tmp_path):
+    own = tmp_path / "matrix.toml"
+    own.write_text(
+        'format = "mlgov-coverage-matrix/1"\nversion = "bank-1"\n[[obligations]]\n'
+        'id = "x"\nframework = "F"\nreference = "R"\nsummary_en = "e"\nsummary_zh = "z"\n'
+        'evidence = ["approval", "typed_by_hand"]\n'
+    )
+    with pytest.raises(BadInput, match="unknown evidence item.*typed_by_hand"):
+        _pack_in(evidenced, tmp_path, ("en",), matrix=own)
+    assert not (tmp_path / "pack").exists()
