@@ -103,6 +103,14 @@ class Unavailable(ExternalError):
     exit_code = 3
 
 
+class SourcesUnavailable(Unavailable):
+    """A batch ran to the end; some of its data sources could not be read, as its output
+    already says: exit 3 with nothing more to say, so a scheduler retries."""
+
+    def __init__(self) -> None:
+        super().__init__("")
+
+
 @dataclass(frozen=True)
 class Unmet:
     """One condition of a gate that is not met, named by the check that found it."""

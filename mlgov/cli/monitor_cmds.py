@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from mlgov.api.errors import ProblemsFound
+from mlgov.api.errors import ProblemsFound, SourcesUnavailable
 from mlgov.cli.context import caller, platform, use_cases
 from mlgov.cli.output import emit_object, emit_rows, format_option
 
@@ -148,7 +148,11 @@ def monitor_run(model, all_targets, fmt) -> None:
                 click.echo(json.dumps(line, sort_keys=True, separators=(",", ":")))
         else:
             emit_rows(shown["targets"], TARGET_COLUMNS, fmt)
-        click.get_current_context().exit(result.exit_code)
+        if result.exit_code == 1:  # a breach or a failed check: the lines say which
+            raise ProblemsFound()
+        if result.exit_code == 3:
+            raise SourcesUnavailable()
+        return
     if fmt == "json":
         emit_object(shown, fmt)
     else:

@@ -286,6 +286,12 @@ def test_deploy_v2_to_the_same_target_makes_the_v1_server_ask_for_a_restart(
     flow: Flow,
 ) -> None:
     home = flow.home
+    # v1's health breach opened a model-wide high finding: it blocks the model's next deploy
+    # until a risk officer who neither owns nor registered the model closes it.
+    refused = home.cli("eve", "deploy", MODEL, "2", "--target", TARGET, expect=1)
+    assert "[findings]" in refused.stderr and "health breach" in refused.stderr, refused.stderr
+    [finding] = home.json("omar", "findings", "list", "--open", "--model", MODEL)
+    home.cli("omar", "findings", "close", str(finding["id"]), "--resolution", "v2 retrained on it")
     home.run("eve", "deploy", MODEL, "2", "--target", TARGET)
     _, reason = _refused_within(flow.live["v1"].url, home.data["current"].head(1))
     assert "restart needed" in reason and "version 2" in reason, reason

@@ -115,7 +115,8 @@ def mlgov(store, governed_template: Path, tmp_path: Path, monkeypatch) -> Mlgov:
     monkeypatch.setenv("MLFLOW_TRACKING_URI", store.uri)
     for var in ("MLGOV_DB_URL", "MLGOV_POLICY", "MLGOV_USER", "MLGOV_HOME"):
         monkeypatch.delenv(var, raising=False)
-    monkeypatch.setattr(app, "BentoDeployerPort", FakeDeployer)
+    # Built as the real port is (targets folder, the home's MLflow URI).
+    monkeypatch.setattr(app, "BentoDeployerPort", lambda root, tracking_uri: FakeDeployer(root))
     monkeypatch.setattr(app, "drift_checker", FakeDriftChecker())
     return Mlgov(home)
 

@@ -126,3 +126,26 @@ def test_approve_with_javascript_in_chinese(browser: Any, console: Server, scree
     page.screenshot(path=str(screens / "decided-zh.png"), full_page=True)
     page.context.close()
     assert problems == []
+
+
+def test_inventory_filters_and_csv_link_in_chinese(
+    browser: Any, console: Server, screens: Path
+) -> None:
+    problems: list[str] = []
+    page = _page(browser, javascript=False, problems=problems)
+    page.goto(f"{console.url}/lang/zh")
+    _sign_in(page, console, "olga")
+    page.goto(f"{console.url}/inventory")
+    page.select_option("#tier", "high")
+    page.fill("#q", MODEL)
+    page.click("form.filters button[type=submit]")
+    assert "tier=high" in page.url and f"q={MODEL}" in page.url
+    assert page.locator("tbody tr").count() == len(console.home.versions)
+    link = page.locator('a[href^="/inventory.csv?"]')
+    assert link.count() == 1 and "CSV" in link.inner_text()
+    page.screenshot(path=str(screens / "inventory-zh.png"), full_page=True)
+    page.select_option("#tier", "low")
+    page.click("form.filters button[type=submit]")
+    assert page.locator("text=没有符合这些筛选条件的版本。").count() == 1
+    page.context.close()
+    assert problems == []
