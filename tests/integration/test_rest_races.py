@@ -81,7 +81,8 @@ def api(tmp_path_factory: pytest.TempPathFactory):
     assert "Traceback" not in output, output[-3000:]
 
 
-def _version_ready_for_approval(api) -> str:
+def _version_with_evidence(api) -> str:
+    """A new version in develop with its card and reference: ready to move to train."""
     call = api["call"]
     r = call(
         "POST",
@@ -96,6 +97,13 @@ def _version_ready_for_approval(api) -> str:
     ref = (api["files"] / "ref.csv").read_bytes()
     up = call("PUT", f"{path}/reference", "dana", content=ref, headers={"content-type": "text/csv"})
     assert up.status_code == 200, up.text
+    return v
+
+
+def _version_ready_for_approval(api) -> str:
+    call = api["call"]
+    v = _version_with_evidence(api)
+    path = f"/models/{MODEL}/versions/{v}"
     assert call("POST", f"{path}/moves", "dana", {"to": "train"}).status_code == 200
     assert call("POST", f"{path}/approval-requests", "dana", {}).status_code == 201
     return v
@@ -204,19 +212,8 @@ def test_two_servers_on_one_database_never_run_one_move_twice(api, second_server
     shown = call("GET", f"/models/{MODEL}/versions/{v}/approval-request", "eve", at=second_server)
     assert shown.json()["state"] == "approved" and shown.json()["approvals_count"] == 2
     # A stage move through both at once: develop -> train, done once.
-    r = call(
-        "POST",
-        f"/models/{MODEL}/versions",
-        "dana",
-        {"run_id": api["run_id"], "risk_tier": "high", "purpose": "race"},
-    )
-    assert r.status_code == 201, r.text
-    fresh = str(r.json()["version"])
+    fresh = _version_with_evidence(api)
     vpath = f"/models/{MODEL}/versions/{fresh}"
-    assert call("PUT", f"{vpath}/card", "dana", {"fields": CARD}).status_code == 200
-    ref = (api["files"] / "ref.csv").read_bytes()
-    headers = {"content-type": "text/csv"}
-    assert call("PUT", f"{vpath}/reference", "dana", content=ref, headers=headers).is_success
     moves = _race(api, f"{vpath}/moves", ("dana",) * 8, {"to": "train"}, servers)
     statuses = Counter(r.status_code for _, r in moves)
     assert statuses == {200: 1, 409: 7}, {r.status_code: r.text[:200] for _, r in moves}

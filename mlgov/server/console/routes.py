@@ -17,7 +17,7 @@ from importlib import resources
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
-from fastapi import APIRouter, Form, Request, Response
+from fastapi import APIRouter, Depends, Form, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
@@ -548,32 +548,25 @@ def decide(
 STAGES = ("develop", "train", "deploy", "evaluate", "retire")
 
 
+def inventory_filter(
+    tier: str = "", owner: str = "", health: str = "", q: str = ""
+) -> InventoryFilter:
+    return InventoryFilter.of(tier, owner, health, q)
+
+
+Keep = Annotated[InventoryFilter, Depends(inventory_filter)]
+
+
 @router.get("/inventory")
-def inventory(
-    request: Request,
-    stage: str = "",
-    at: str = "",
-    tier: str = "",
-    owner: str = "",
-    health: str = "",
-    q: str = "",
-) -> Response:
+def inventory(request: Request, keep: Keep, stage: str = "", at: str = "") -> Response:
     """Every version, or those the filters keep; `at` rebuilds it as it stood then."""
-    return _inventory(request, stage, at, InventoryFilter.of(tier, owner, health, q), csv=False)
+    return _inventory(request, stage, at, keep, csv=False)
 
 
 @router.get("/inventory.csv")
-def inventory_csv(
-    request: Request,
-    stage: str = "",
-    at: str = "",
-    tier: str = "",
-    owner: str = "",
-    health: str = "",
-    q: str = "",
-) -> Response:
+def inventory_csv(request: Request, keep: Keep, stage: str = "", at: str = "") -> Response:
     """The rows the same filters keep, as a CSV download."""
-    return _inventory(request, stage, at, InventoryFilter.of(tier, owner, health, q), csv=True)
+    return _inventory(request, stage, at, keep, csv=True)
 
 
 def _inventory(
