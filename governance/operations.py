@@ -65,7 +65,6 @@ NODE = os.environ.get("MLGOV_NODE_NAME", "").strip()[:100] or socket.gethostname
 # An operation of another node is live until its lease ends: no pid can be checked there.
 # Longer than any move (a deploy's build included); reconcile settles it after that.
 LEASE = timedelta(minutes=30)
-_HOST = NODE
 # Operations a thread of this process is moving right now. A server worker runs many requests
 # at once in one process, so "begun by this pid" does not mean "a failed leftover of ours":
 # only an operation of this pid that no thread is moving is one.
@@ -104,7 +103,7 @@ def _process_alive(
     node (a second server on the same database), the operation's lease says: live until it
     ends. Rows from before leases (no `lease_until`) cannot be told.
     """
-    if detail.get("host") != _HOST:
+    if detail.get("host") != NODE:
         return _lease_running(detail, now)
     if not isinstance(detail.get("pid"), int):
         return None
@@ -170,7 +169,7 @@ def _proc_stat(pid: int) -> tuple[str, int] | None:
 def _own_identity(now: datetime) -> dict[str, Any]:
     """What an operation records of the process that begins it, and when its lease ends."""
     identity: dict[str, Any] = {
-        "host": _HOST,
+        "host": NODE,
         "pid": os.getpid(),
         "lease_until": isoformat(now + LEASE),
     }
@@ -386,7 +385,7 @@ def _other_live_operation(gov: Governance, model: str, version: str) -> bool:
 
 def _ours(op: Operation) -> bool:
     """A leftover of this process: begun here, and no thread of it is moving it now."""
-    here = op.detail.get("host") == _HOST and op.detail.get("pid") == os.getpid()
+    here = op.detail.get("host") == NODE and op.detail.get("pid") == os.getpid()
     return here and not _moving_here(op.id)
 
 
@@ -571,7 +570,7 @@ def _abort(gov: Governance, actor: str, op_id: str, why: str, seen: list[str]) -
 
 
 def _why_running(op: Operation) -> str:
-    if op.detail.get("host") == _HOST:
+    if op.detail.get("host") == NODE:
         return "its process still runs"
     return (
         f"held by node {op.detail.get('host')!r} until {op.detail.get('lease_until')} "
