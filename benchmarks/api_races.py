@@ -29,7 +29,14 @@ def main() -> int:
     env = os.environ | {"MLGOV_HTTP_RACE_ROUNDS": str(args.rounds)}
     started = time.monotonic()
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--timeout", "0"]
+        [
+            str(Path(sys.executable).with_name("pytest")),
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--timeout",
+            "0",
+        ]
         + ["tests/integration/test_rest_races.py"],
         cwd=ROOT,
         env=env,

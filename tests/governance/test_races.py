@@ -1,9 +1,10 @@
-"""Issue 11's race acceptance: 16 processes x 100 rounds on promote and on approve.
+"""Issue 11's race acceptance: 16 processes x N rounds on promote and on approve (25 in the
+suite, 100 in benchmarks/core_races.py).
 
 Each round every worker waits at a barrier, then all try the same move at once. Exactly one
 wins; the others get a clean domain refusal (a Refused subclass, never a traceback) and write
 no audit event; the chain verifies. Runs on SQLite and, when MLGOV_TEST_PG_URL is set, on
-PostgreSQL (fewer rounds there: each round costs 16 connections' round trips).
+PostgreSQL.
 """
 
 from __future__ import annotations
@@ -27,7 +28,10 @@ from mlgov.governance.tables import ApprovalDecision, ApprovalRequest, AuditEven
 from mlgov.governance.testing import FakeRegistry
 
 WORKERS = 16
-ROUNDS = {"sqlite": 100, "postgresql": int(os.environ.get("MLGOV_RACE_PG_ROUNDS", "100"))}
+# The issue's count is 100 rounds; the suite runs 25 (the races cost ~4 min at 100 on 2 cores),
+# benchmarks/core_races.py runs the full count.
+_ROUNDS = int(os.environ.get("MLGOV_RACE_ROUNDS", "25"))
+ROUNDS = {"sqlite": _ROUNDS, "postgresql": int(os.environ.get("MLGOV_RACE_PG_ROUNDS", _ROUNDS))}
 MAKERS = ("reg", "own", "req")  # registrant, owner, requester: each also a risk officer
 CHECKERS = tuple(f"ro{i}" for i in range(7))
 # 3 self-approval attempts, 7 distinct approvers and 6 of them twice: 16 workers.
