@@ -33,7 +33,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -45,6 +45,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from mlgov.governance.clock import as_utc, isoformat, parse_time
+from mlgov.governance.data_grade import DataGrade
 from mlgov.governance.errors import BadInput, Conflict, MlgovError, NotFound
 from mlgov.governance.mirror import mirror_version
 from mlgov.governance.ports import PreparedDeployment
@@ -656,10 +657,17 @@ def _settle_registration(gov: Governance, actor: str, op: Operation) -> dict[str
             owner=str(detail.get("owner") or op.actor),
             reinstate=detail.get("reinstate"),
             operation=OperationRun(op.id, resumed=True, recovered_by=actor),
+            data_grade=_data_grade(detail.get("data_grade")),
         )
     except MlgovError as exc:
         return _abort_registration(gov, actor, op.id, f"replay refused: {exc}", seen, version)
     return {"outcome": COMPLETED, "seen": seen}
+
+
+def _data_grade(recorded: Any) -> DataGrade | None:
+    if not isinstance(recorded, Mapping) or not recorded.get("grade"):
+        return None
+    return DataGrade(str(recorded["grade"]), bool(recorded.get("sensitive")))
 
 
 def _abort_registration(

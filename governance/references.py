@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mlgov.governance.clock import isoformat
+from mlgov.governance.data_grade import DataGrade
 from mlgov.governance.errors import BadInput, IllegalTransition
 from mlgov.governance.lifecycle import Stage
 from mlgov.governance.roles import Action
@@ -73,13 +74,22 @@ def reference_view(ref: ReferenceDataset | None) -> dict[str, Any] | None:
         "columns": ref.columns,
         "recorded_at": isoformat(ref.created_at),
         "recorded_by": ref.created_by,
+        "grade": ref.data_grade,
+        "sensitive": ref.sensitive,
     }
 
 
 def record_reference(
-    gov: Governance, actor: str, model: str, version: str, path: Path
+    gov: Governance,
+    actor: str,
+    model: str,
+    version: str,
+    path: Path,
+    *,
+    data_grade: DataGrade | None = None,
 ) -> dict[str, Any]:
-    """Describe, check and keep a copy of the reference dataset, then log it to MLflow."""
+    """Describe, check and keep a copy of the reference dataset, then log it to MLflow.
+    `data_grade`: the dataset's grade and sensitivity, recorded with it (and audited)."""
     path = Path(path)
     if path.suffix.lower() not in SUFFIXES:
         raise BadInput(f"reference file {path} must be CSV or Parquet (.csv or .parquet)")
@@ -114,6 +124,8 @@ def record_reference(
                 columns={k: dict(val) for k, val in info.columns.items()},
                 created_at=gov.now(),
                 created_by=actor,
+                data_grade=data_grade.grade if data_grade else None,
+                sensitive=data_grade.sensitive if data_grade else None,
             )
             s.add(ref)
             gov.touch(v)
@@ -128,6 +140,7 @@ def record_reference(
                     "columns": sorted(info.columns),
                     "file": path.name,
                     "replaces": old.sha256 if old else None,
+                    "data_grade": data_grade.to_json() if data_grade else None,
                 },
             )
             s.flush()

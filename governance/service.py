@@ -27,6 +27,7 @@ from mlgov.governance import (
     validate,
 )
 from mlgov.governance.clock import Clock, SystemClock
+from mlgov.governance.data_grade import DataGrade
 from mlgov.governance.errors import (
     BadInput,
     Conflict,
@@ -376,8 +377,10 @@ class Governance:
         model_uri: str | None = None,
         artifact_path: str | None = None,
         reinstate: str | None = None,
+        data_grade: DataGrade | None = None,
     ) -> dict[str, Any]:
-        """Create (or adopt) the MLflow version, then the governed version in `develop`."""
+        """Create (or adopt) the MLflow version, then the governed version in `develop`.
+        `data_grade`: the training data's grade and sensitivity, kept in the lineage."""
         tier = parse_tier(risk_tier)
         if not purpose or not purpose.strip():
             raise BadInput("--purpose must say what the model is for")
@@ -417,6 +420,7 @@ class Governance:
                 "purpose": purpose,
                 "owner": owner,
                 "reinstate": reinstate,
+                "data_grade": data_grade.to_json() if data_grade else None,
             },
         )
         reg: RegisteredVersion | None = None
@@ -433,6 +437,7 @@ class Governance:
                 owner=owner,
                 reinstate=reinstate,
                 operation=run,
+                data_grade=data_grade,
             )
         except BaseException:
             if reg is not None and reg.created:
@@ -483,6 +488,7 @@ class Governance:
         owner: str,
         reinstate: str | None = None,
         operation: operations.OperationRun | None = None,
+        data_grade: DataGrade | None = None,
     ) -> dict[str, Any]:
         """The governed version of `reg`, in develop. `reinstate` is the reason for
         registering a retired version's artifact again (refused without it). `operation`:
@@ -519,6 +525,7 @@ class Governance:
                 "flavors": list(reg.flavors),
                 "metrics": dict(reg.metrics),
                 "adopted": not reg.created,
+                "data_grade": data_grade.to_json() if data_grade else None,
             }
             v = ModelVersion(
                 model=model,
@@ -555,6 +562,7 @@ class Governance:
                     "run_id": reg.run_id,
                     "fingerprint_digest": v.fingerprint_digest,
                     "adopted": not reg.created,
+                    **({"data_grade": data_grade.to_json()} if data_grade else {}),
                     **({"reinstates": reinstated} if reinstated else {}),
                     **(operation.audit_fields if operation is not None else {}),
                 },

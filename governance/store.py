@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from mlgov.governance.errors import ExternalError, NotInitialized, Unavailable
 
 # The newest migration in governance/migrations/versions (a test keeps them in step).
-SCHEMA_HEAD = "0015"
+SCHEMA_HEAD = "0016"
 _READONLY = "mlgov_readonly"
 
 

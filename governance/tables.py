@@ -218,6 +218,9 @@ class ReferenceDataset(Base):
     columns: Mapped[dict[str, Any]] = mapped_column(JSON)  # column -> {"kind", "dtype"}
     created_at: Mapped[datetime]
     created_by: Mapped[str] = mapped_column(String(64))
+    # Given at `models reference --data-grade`; None where it was not (older rows too).
+    data_grade: Mapped[str | None] = mapped_column(String(16), default=None)
+    sensitive: Mapped[bool | None] = mapped_column(default=None)
 
 
 class ApprovalRequest(Base):

@@ -402,9 +402,10 @@ def _lineage(ev: Mapping[str, Any], t: Translator) -> str:
     out.append(f"<h3>{escape(t('Reference datasets (drift baseline)'))}</h3>")
     out.append(
         _table(
-            [r | {"grade": r} for r in ev["references"]],
+            # A reference row carries its grade and sensitivity as its own fields.
+            [r | {"data_grade": r} for r in ev["references"]],
             [("file", "File"), ("sha256", "SHA-256"), ("rows", "Rows"),
-             ("grade", "Data grade", lambda r: _grade(t, (r or {}).get("data_grade"))),
+             ("data_grade", "Data grade", lambda r: _grade(t, r)),
              ("recorded_at", "Recorded", _when(t)), ("recorded_by", "By")],
             t,
         )

@@ -120,6 +120,8 @@ class Reference(Result):
     recorded_by: str
     model: str
     version: str
+    grade: str | None = None  # core, important or general; None where none was recorded
+    sensitive: bool | None = None
 
 
 def register(
@@ -134,11 +136,17 @@ def register(
     artifact_path: str | None = None,
     owner: str | None = None,
     reinstate: str | None = None,
+    data_grade: str | None = None,
+    sensitive: bool | None = None,
 ) -> Record:
     """Register a version from an MLflow run or URI (or adopt one); it starts in develop.
 
     The record is the version's detail; `tier_confirmation_required` is set when its tier is
-    lower than an earlier version's (the train gate then waits for `confirm_tier`)."""
+    lower than an earlier version's (the train gate then waits for `confirm_tier`).
+    `data_grade` (core, important, general) and `sensitive` describe the training data."""
+    from mlgov.governance.data_grade import parse_data_grade
+
+    grade = parse_data_grade(data_grade, sensitive, option="--data-grade")
     return Record(
         platform.governance().register(
             actor.name,
@@ -150,6 +158,7 @@ def register(
             purpose=purpose,
             owner=owner,
             reinstate=reinstate,
+            data_grade=grade,
         )
     )
 
@@ -254,15 +263,25 @@ def card_fields(
 
 
 def record_reference(
-    platform: Platform, actor: Actor, model: str, version: str, file: str
+    platform: Platform,
+    actor: Actor,
+    model: str,
+    version: str,
+    file: str,
+    *,
+    data_grade: str | None = None,
+    sensitive: bool | None = None,
 ) -> Reference:
-    """Record a CSV or Parquet file as the version's reference dataset (the drift baseline)."""
+    """Record a CSV or Parquet file as the version's reference dataset (the drift baseline),
+    with its data grade (core, important, general) and sensitivity when given."""
     from pathlib import Path
 
+    from mlgov.governance.data_grade import parse_data_grade
     from mlgov.governance.references import record_reference as record
 
+    grade = parse_data_grade(data_grade, sensitive, option="--data-grade")
     return Reference.from_mapping(
-        record(platform.governance(), actor.name, model, version, Path(file))
+        record(platform.governance(), actor.name, model, version, Path(file), data_grade=grade)
     )
 
 

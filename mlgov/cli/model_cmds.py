@@ -2,11 +2,33 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from mlgov.api.errors import ProblemsFound
 from mlgov.cli.context import caller, platform, use_cases
 from mlgov.cli.output import emit_object, emit_rows, format_option
+
+
+def data_grade_options(what: str) -> Any:
+    """--data-grade and --sensitive/--not-sensitive, for the data `what` names."""
+
+    def decorate(command: Any) -> Any:
+        command = click.option(
+            "--sensitive/--not-sensitive",
+            default=None,
+            help=f"Whether {what} holds sensitive personal information (needs --data-grade).",
+        )(command)
+        return click.option(
+            "--data-grade",
+            metavar="core|important|general",
+            help=f"The data grade of {what} (data security rules: 核心/重要/一般); the "
+            "evidence pack's data-security rows say 'missing' without it.",
+        )(command)
+
+    return decorate
+
 
 VERSION_COLUMNS = ["model", "version", "stage", "health", "risk_tier", "owner", "last_activity_at"]
 
@@ -25,9 +47,20 @@ VERSION_COLUMNS = ["model", "version", "stage", "health", "risk_tier", "owner", 
     help="Register a retired version's artifact again on purpose, saying why (audited; "
     "it keeps the retired version's tier or stricter).",
 )
+@data_grade_options("the training data")
 @format_option()
 def register(
-    model, run_id, model_uri, artifact_path, risk_tier, purpose, owner, reinstate, fmt
+    model,
+    run_id,
+    model_uri,
+    artifact_path,
+    risk_tier,
+    purpose,
+    owner,
+    reinstate,
+    data_grade,
+    sensitive,
+    fmt,
 ) -> None:
     """Register MODEL's version from an MLflow run or URI; it starts in stage develop.
 
@@ -47,6 +80,8 @@ def register(
         purpose=purpose,
         owner=owner,
         reinstate=reinstate,
+        data_grade=data_grade,
+        sensitive=sensitive,
     )
     if fmt == "table":
         click.echo(
@@ -293,12 +328,15 @@ def models_card(model, version, assignments, card_file, replace, show_only, fmt)
 @click.argument("model")
 @click.argument("version")
 @click.argument("file", type=click.Path(dir_okay=False))
+@data_grade_options("the reference (inference) data")
 @format_option()
-def models_reference(model, version, file, fmt) -> None:
+def models_reference(model, version, file, data_grade, sensitive, fmt) -> None:
     """Record FILE (CSV or Parquet) as VERSION's reference dataset: the drift baseline."""
     api = use_cases("models")
 
-    result = api.record_reference(platform(), caller(), model, version, file)
+    result = api.record_reference(
+        platform(), caller(), model, version, file, data_grade=data_grade, sensitive=sensitive
+    )
     if fmt == "table":
         click.echo(
             f"{model}/{version}: reference {result.file} recorded "

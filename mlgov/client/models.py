@@ -34,6 +34,8 @@ def register(
     artifact_path: str | None = None,
     owner: str | None = None,
     reinstate: str | None = None,
+    data_grade: str | None = None,
+    sensitive: bool | None = None,
 ) -> Record:
     body = {
         "risk_tier": risk_tier,
@@ -43,6 +45,8 @@ def register(
         "artifact_path": artifact_path,
         "owner": owner,
         "reinstate": reinstate,
+        "data_grade": data_grade,
+        "sensitive": sensitive,
     }
     return Record(conn.post(f"/models/{seg(model)}/versions", body))
 
@@ -120,9 +124,24 @@ def card(
 
 
 def record_reference(
-    conn: ServerConnection, actor: Actor, model: str, version: str, file: str
+    conn: ServerConnection,
+    actor: Actor,
+    model: str,
+    version: str,
+    file: str,
+    *,
+    data_grade: str | None = None,
+    sensitive: bool | None = None,
 ) -> Reference:
-    data = conn.upload("PUT", f"{version_path(model, version)}/reference", Path(file))
+    # "false" is sent as such: the server refuses a sensitivity mark without a grade.
+    mark = None if sensitive is None else str(sensitive).lower()
+    data = conn.upload(
+        "PUT",
+        f"{version_path(model, version)}/reference",
+        Path(file),
+        data_grade=data_grade,
+        sensitive=mark,
+    )
     return revive(Reference, data)
 
 

@@ -80,14 +80,24 @@ async def _with_upload(
     openapi_extra=DATA_BODY,
 )
 async def record_reference(
-    request: Request, p: Plat, who: Who, model: str, version: str, filename: str | None = None
+    request: Request,
+    p: Plat,
+    who: Who,
+    model: str,
+    version: str,
+    filename: str | None = None,
+    data_grade: str | None = None,
+    sensitive: bool | None = None,
 ) -> Any:
-    """The body is the CSV (text/csv) or Parquet (application/vnd.apache.parquet) file."""
+    """The body is the CSV (text/csv) or Parquet (application/vnd.apache.parquet) file;
+    `data_grade` (core, important, general) and `sensitive` describe it."""
     return await _with_upload(
         request,
         p,
         filename,
-        lambda file: models_api.record_reference(p, who, model, version, str(file)),
+        lambda file: models_api.record_reference(
+            p, who, model, version, str(file), data_grade=data_grade, sensitive=sensitive
+        ),
     )
 
 

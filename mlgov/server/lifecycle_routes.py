@@ -28,6 +28,8 @@ class NewVersion(Body):
     artifact_path: str | None = None
     owner: str | None = None
     reinstate: str | None = None
+    data_grade: str | None = None  # of the training data: core, important or general
+    sensitive: bool | None = None
 
 
 class TierConfirmation(Body):
@@ -67,6 +69,8 @@ def _register(p: Plat, who: Who, model: str, body: NewVersion) -> Any:
         artifact_path=body.artifact_path,
         owner=body.owner,
         reinstate=body.reinstate,
+        data_grade=body.data_grade,
+        sensitive=body.sensitive,
     )
     return registered.to_json()
 

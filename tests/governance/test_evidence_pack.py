@@ -366,3 +366,33 @@ def test_a_bank_matrix_naming_an_unknown_item_is_refused(evidenced, tmp_path):
     with pytest.raises(BadInput, match="unknown evidence item.*typed_by_hand"):
         _pack_in(evidenced, tmp_path, ("en",), matrix=own)
     assert not (tmp_path / "pack").exists()
+
+
+def test_data_grades_recorded_at_registration_and_reference_answer_the_matrix(governed, tmp_path):
+    from mlgov.governance.data_grade import DataGrade
+    from mlgov.governance.references import record_reference
+
+    governed.register(
+        "ds1", "graded", risk_tier="low", purpose="p", run_id="r9",
+        data_grade=DataGrade("important", True),
+    )  # fmt: skip
+    ungraded = tmp_path / "ungraded"
+    export_pack(governed, "aud", "graded", "1", ungraded, render_html=render_index)
+    first = _coverage(ungraded)
+    assert first["training_data_grade"] and not first["reference_data_grade"]
+    ref = tmp_path / "reference.csv"
+    ref.write_text("x\n1.0\n2.0\n")
+    record_reference(governed, "ds1", "graded", "1", ref, data_grade=DataGrade("general", False))
+    out = tmp_path / "graded"
+    export_pack(governed, "aud", "graded", "1", out, render_html=render_index)
+    both = _coverage(out)
+    assert both["training_data_grade"] and both["reference_data_grade"]
+    page = (out / "index.html").read_text()
+    assert "sensitive" in page and "general" in page.lower()
+    from mlgov.api.reports import pack_renderers
+
+    first, more = pack_renderers(("zh",), False)
+    zh = tmp_path / "graded-zh"
+    export_pack(governed, "aud", "graded", "1", zh, render_html=first, render_more=more)
+    pages = "".join(p.read_text() for p in zh.glob("*.html"))
+    assert "重要数据" in pages and "一般数据" in pages and "非敏感" in pages

@@ -144,17 +144,34 @@ def test_the_data_scientist_registers_and_prepares_the_version(remote) -> None:
         "high",
         "--purpose",
         "second reading of biopsy results",
+        "--data-grade",
+        "important",
+        "--sensitive",
     )
     version = str(registered["version"])
     remote["version"] = version
     card = [arg for k, v in CARD.items() for arg in ("--set", f"{k}={v}")]
     r.run("dana", "models", "card", MODEL, version, *card)
-    ref = r.json("dana", "models", "reference", MODEL, version, str(remote["files"] / "ref.csv"))
+    ref_file = str(remote["files"] / "ref.csv")
+    bad = r.run(
+        "dana", "models", "reference", MODEL, version, ref_file, "--data-grade", "x", expect=2
+    )
+    assert "--data-grade must be one of core, important, general" in bad.stderr
+    half = r.run(
+        "dana", "models", "reference", MODEL, version, ref_file, "--not-sensitive", expect=2
+    )
+    assert "--data-grade is missing" in half.stderr
+    ref = r.json(
+        "dana", "models", "reference", MODEL, version, ref_file, "--data-grade", "general",
+        "--not-sensitive",
+    )  # fmt: skip
     assert ref["file"] == "ref.csv" and ref["rows"] > 100
+    assert (ref["grade"], ref["sensitive"]) == ("general", False)
     r.run("dana", "promote", MODEL, version, "--to", "train")
     r.run("dana", "approvals", "request", MODEL, version, "--note", "remote")
     shown = r.json("aud", "models", "show", MODEL, version)
     assert shown["stage"] == "train"
+    assert shown["lineage"]["data_grade"] == {"grade": "important", "sensitive": True}
 
 
 def test_user_flag_never_chooses_who_acts(remote) -> None:
