@@ -11,12 +11,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
-import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from pytest_rounds import run_at_count
 
 
 def main() -> int:
@@ -26,25 +23,12 @@ def main() -> int:
     if not os.environ.get("MLGOV_TEST_PG_URL"):
         print("set MLGOV_TEST_PG_URL (e.g. what .ci/postgres.sh prints)", file=sys.stderr)
         return 2
-    env = os.environ | {"MLGOV_HTTP_RACE_ROUNDS": str(args.rounds)}
-    started = time.monotonic()
-    done = subprocess.run(
-        [
-            str(Path(sys.executable).with_name("pytest")),
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            "--timeout",
-            "0",
-        ]
-        + ["tests/integration/test_rest_races.py"],
-        cwd=ROOT,
-        env=env,
+    code, minutes = run_at_count(
+        "tests/integration/test_rest_races.py", {"MLGOV_HTTP_RACE_ROUNDS": str(args.rounds)}
     )
-    minutes = (time.monotonic() - started) / 60
     print("\n| rounds | clients | result | wall time (min) |\n|---|---|---|---|")
-    print(f"| {args.rounds} | 16 | {'pass' if done.returncode == 0 else 'FAIL'} | {minutes:.1f} |")
-    return done.returncode
+    print(f"| {args.rounds} | 16 | {'pass' if code == 0 else 'FAIL'} | {minutes:.1f} |")
+    return code
 
 
 if __name__ == "__main__":

@@ -11,36 +11,26 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
-import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from pytest_rounds import run_at_count
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=100)
     args = parser.parse_args()
-    env = os.environ | {"MLGOV_RACE_ROUNDS": str(args.rounds)}
-    env.pop("MLGOV_RACE_PG_ROUNDS", None)
-    # The venv's pytest script, not `python -m pytest`: that would put the checkout's bare
-    # mlgov/ folder ahead of the installed package.
-    pytest = Path(sys.executable).with_name("pytest")
-    started = time.monotonic()
-    done = subprocess.run(
-        [str(pytest), "-q", "-p", "no:cacheprovider", "--timeout", "0", "--durations", "0"]
-        + ["tests/governance/test_races.py"],
-        cwd=ROOT,
-        env=env,
+    rounds = str(args.rounds)
+    code, minutes = run_at_count(
+        "tests/governance/test_races.py",
+        {"MLGOV_RACE_ROUNDS": rounds, "MLGOV_RACE_PG_ROUNDS": rounds},
     )
-    minutes = (time.monotonic() - started) / 60
     databases = "sqlite + postgresql" if os.environ.get("MLGOV_TEST_PG_URL") else "sqlite"
     print("\n| rounds | processes | databases | result | wall time (min) |\n|---|---|---|---|---|")
-    result = "pass" if done.returncode == 0 else "FAIL"
-    print(f"| {args.rounds} | 16 | {databases} | {result} | {minutes:.1f} |")
-    return done.returncode
+    print(
+        f"| {args.rounds} | 16 | {databases} | {'pass' if code == 0 else 'FAIL'} | {minutes:.1f} |"
+    )
+    return code
 
 
 if __name__ == "__main__":
