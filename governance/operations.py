@@ -33,7 +33,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -45,7 +45,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from mlgov.governance.clock import as_utc, isoformat, parse_time
-from mlgov.governance.data_grade import DataGrade
+from mlgov.governance.data_grade import parse_data_grade
 from mlgov.governance.errors import BadInput, Conflict, MlgovError, NotFound
 from mlgov.governance.mirror import mirror_version
 from mlgov.governance.ports import PreparedDeployment
@@ -649,6 +649,7 @@ def _settle_registration(gov: Governance, actor: str, op: Operation) -> dict[str
         reg = registry.register(model, model_uri=f"models:/{model}/{version}")
         # Adopted by the replay, but this operation created it (its tag says so).
         reg = replace(reg, created=True)
+        grade = detail.get("data_grade") or {}
         gov.record_registration(
             op.actor,
             reg,
@@ -657,17 +658,14 @@ def _settle_registration(gov: Governance, actor: str, op: Operation) -> dict[str
             owner=str(detail.get("owner") or op.actor),
             reinstate=detail.get("reinstate"),
             operation=OperationRun(op.id, resumed=True, recovered_by=actor),
-            data_grade=_data_grade(detail.get("data_grade")),
+            # Parsed as the command line's was: a grade edited in the row aborts the replay.
+            data_grade=parse_data_grade(
+                grade.get("grade"), grade.get("sensitive"), option="the recorded data grade"
+            ),
         )
     except MlgovError as exc:
         return _abort_registration(gov, actor, op.id, f"replay refused: {exc}", seen, version)
     return {"outcome": COMPLETED, "seen": seen}
-
-
-def _data_grade(recorded: Any) -> DataGrade | None:
-    if not isinstance(recorded, Mapping) or not recorded.get("grade"):
-        return None
-    return DataGrade(str(recorded["grade"]), bool(recorded.get("sensitive")))
 
 
 def _abort_registration(
